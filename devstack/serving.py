@@ -1,0 +1,47 @@
+"""Run a WSGI app (a fake, or a function's Flask app) on 127.0.0.1 in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+LOCALHOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1 (racy by nature; fine for a local stack)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class ThreadedServer:
+    """A threaded werkzeug server for one WSGI app; `url` is where it answers."""
+
+    def __init__(self, app: Any, port: int = 0) -> None:
+        self._server: BaseWSGIServer = make_server(
+            LOCALHOST, port or free_port(), app, threaded=True
+        )
+        self.port: int = self._server.server_port
+        self.url = f"http://{LOCALHOST}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"wsgi-{self.port}", daemon=True
+        )
+
+    def start(self) -> ThreadedServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
