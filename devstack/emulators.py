@@ -1,0 +1,128 @@
+"""Start and stop the official Firestore and Pub/Sub emulators, never through `gcloud`.
+
+Both are started directly (Firestore from its jar, since its wrapper script does not hand over
+to java; Pub/Sub from its script, which does), each in its own process group on a free
+127.0.0.1 port, and stopped with the whole group so no java process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from devstack.serving import LOCALHOST, free_port
+
+SDK = Path(os.environ.get("GOOGLE_CLOUD_SDK_ROOT", "/usr/lib/google-cloud-sdk"))
+FIRESTORE_JAR = SDK / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+PUBSUB_SCRIPT = SDK / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+
+
+class EmulatorError(RuntimeError):
+    pass
+
+
+def missing_emulators() -> list[str]:
+    return [str(path) for path in (FIRESTORE_JAR, PUBSUB_SCRIPT) if not path.exists()]
+
+
+@dataclass
+class Emulator:
+    name: str
+    command: list[str]
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str:
+        return f"{LOCALHOST}:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> Emulator:
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmulatorError(
+                    f"{self.name} emulator exited with {self.process.returncode}; "
+                    f"see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(f"http://{self.host}/", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise EmulatorError(f"{self.name} emulator did not answer within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+
+def firestore(port: int = 0, log_dir: Path | None = None) -> Emulator:
+    port = port or free_port()
+    return Emulator(
+        "firestore",
+        [
+            "java",
+            "-cp",
+            str(FIRESTORE_JAR),
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+            "start",
+            f"--host={LOCALHOST}",
+            f"--port={port}",
+        ],
+        port,
+        (log_dir or Path(tempfile.gettempdir())) / f"firestore-{port}.log",
+    )
+
+
+def pubsub(port: int = 0, log_dir: Path | None = None) -> Emulator:
+    port = port or free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="pubsub-emulator-"))
+    return Emulator(
+        "pubsub",
+        [
+            str(PUBSUB_SCRIPT),
+            f"--host={LOCALHOST}",
+            f"--port={port}",
+            f"--data-dir={data_dir}",
+        ],
+        port,
+        (log_dir or Path(tempfile.gettempdir())) / f"pubsub-{port}.log",
+    )
+
+
+def reset_firestore(host: str, project: str) -> None:
+    """Delete every document in the emulator's default database."""
+    request = urllib.request.Request(
+        f"http://{host}/emulator/v1/projects/{project}/databases/(default)/documents",
+        method="DELETE",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if response.status != 200:
+            raise EmulatorError(f"firestore reset answered {response.status}")

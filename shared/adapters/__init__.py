@@ -1,0 +1,1 @@
+"""One module per outside system. Clients are built lazily, never at import time."""

@@ -1,0 +1,157 @@
+"""Secret Manager: OAuth refresh tokens and API keys, never Firestore or logs.
+
+Reads are cached per instance for `cache_seconds`, so a busy instance does not call Secret
+Manager on every request. Writes add a version only when the value changed, and disable the
+versions before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from shared.errors import NotFound, TransientError
+
+if TYPE_CHECKING:
+    from google.cloud import secretmanager_v1
+
+    from shared.config import Settings
+
+
+class SecretStore:
+    def __init__(
+        self,
+        project: str,
+        endpoint: str | None = None,
+        cache_seconds: float = 300.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.project = project
+        self.endpoint = endpoint
+        self.cache_seconds = cache_seconds
+        self._clock = clock or time.monotonic
+        self._client: secretmanager_v1.SecretManagerServiceClient | None = None
+        self._cache: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SecretStore:
+        return cls(settings.gcp_project, settings.secrets_endpoint, settings.secret_cache_seconds)
+
+    @property
+    def client(self) -> secretmanager_v1.SecretManagerServiceClient:
+        if self._client is None:
+            from google.cloud import secretmanager_v1
+
+            if self.endpoint:
+                import grpc
+                from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (  # noqa: E501
+                    SecretManagerServiceGrpcTransport,
+                )
+
+                channel = grpc.insecure_channel(self.endpoint)
+                self._client = secretmanager_v1.SecretManagerServiceClient(
+                    transport=SecretManagerServiceGrpcTransport(channel=channel)
+                )
+            else:
+                self._client = secretmanager_v1.SecretManagerServiceClient()
+        return self._client
+
+    def secret_path(self, secret_id: str) -> str:
+        return f"projects/{self.project}/secrets/{secret_id}"
+
+    def read(self, secret_id: str) -> str:
+        """The latest enabled version's value; cached for `cache_seconds`.
+
+        Raises NotFound when the secret or an enabled version does not exist, TransientError
+        when Secret Manager cannot be reached (a cached value is still served meanwhile).
+        """
+        now = self._clock()
+        with self._lock:
+            cached = self._cache.get(secret_id)
+        if cached and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        from google.api_core import exceptions
+
+        try:
+            response = self.client.access_secret_version(
+                name=f"{self.secret_path(secret_id)}/versions/latest"
+            )
+        except (exceptions.NotFound, exceptions.FailedPrecondition):
+            raise NotFound(f"secret {secret_id} has no enabled version") from None
+        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded) as exc:
+            raise TransientError(
+                "Secret Manager is unavailable", detail=type(exc).__name__
+            ) from None
+        value = response.payload.data.decode("utf-8")
+        with self._lock:
+            self._cache[secret_id] = (now, value)
+        return value
+
+    def forget(self, secret_id: str) -> None:
+        with self._lock:
+            self._cache.pop(secret_id, None)
+
+    def write(self, secret_id: str, value: str) -> bool:
+        """Store `value` as the latest version; True when a new version was added."""
+        from google.api_core import exceptions
+        from google.cloud import secretmanager_v1
+
+        try:
+            current = self.client.access_secret_version(
+                name=f"{self.secret_path(secret_id)}/versions/latest"
+            ).payload.data.decode("utf-8")
+        except exceptions.NotFound:
+            current = None
+            with contextlib.suppress(exceptions.AlreadyExists):
+                self.client.create_secret(
+                    parent=f"projects/{self.project}",
+                    secret_id=secret_id,
+                    secret=secretmanager_v1.Secret(
+                        replication=secretmanager_v1.Replication(
+                            automatic=secretmanager_v1.Replication.Automatic()
+                        )
+                    ),
+                )
+        except exceptions.FailedPrecondition:
+            current = None
+        if current == value:
+            with self._lock:
+                self._cache[secret_id] = (self._clock(), value)
+            return False
+        added = self.client.add_secret_version(
+            parent=self.secret_path(secret_id),
+            payload=secretmanager_v1.SecretPayload(data=value.encode("utf-8")),
+        )
+        self._disable_older_than(secret_id, added.name)
+        with self._lock:
+            self._cache[secret_id] = (self._clock(), value)
+        return True
+
+    def _disable_older_than(self, secret_id: str, keep: str) -> None:
+        from google.cloud import secretmanager_v1
+
+        enabled = secretmanager_v1.SecretVersion.State.ENABLED
+        for version in self.client.list_secret_versions(parent=self.secret_path(secret_id)):
+            if version.name != keep and version.state == enabled:
+                self.client.disable_secret_version(name=version.name)
+
+    def destroy(self, secret_id: str) -> int:
+        """Destroy every version of a secret (e.g. on disconnect); returns how many."""
+        from google.api_core import exceptions
+        from google.cloud import secretmanager_v1
+
+        destroyed = 0
+        try:
+            versions = list(self.client.list_secret_versions(parent=self.secret_path(secret_id)))
+        except exceptions.NotFound:
+            return 0
+        for version in versions:
+            if version.state != secretmanager_v1.SecretVersion.State.DESTROYED:
+                self.client.destroy_secret_version(name=version.name)
+                destroyed += 1
+        self.forget(secret_id)
+        return destroyed

@@ -1,0 +1,51 @@
+"""Firestore: the one place state lives.
+
+A thin holder around `google.cloud.firestore.Client`, built on first use. Services use the
+native client's documents, queries and transactions directly (they are already a small, well
+documented interface); this module adds what every caller needs the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.config import Settings
+
+T = TypeVar("T")
+
+
+class Store:
+    def __init__(self, project: str, database: str = "(default)", emulator_host: str | None = None):
+        self.project = project
+        self.database = database
+        self.emulator_host = emulator_host
+        self._client: firestore.Client | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(
+            settings.gcp_project, settings.firestore_database, settings.firestore_emulator_host
+        )
+
+    @property
+    def db(self) -> firestore.Client:
+        if self._client is None:
+            from google.cloud import firestore
+
+            if self.emulator_host:
+                # The client reads the emulator address from the environment only.
+                os.environ["FIRESTORE_EMULATOR_HOST"] = self.emulator_host
+            self._client = firestore.Client(project=self.project, database=self.database)
+        return self._client
+
+    def run_transaction(self, fn: Callable[[Any], T], max_attempts: int = 5) -> T:
+        """Run `fn(transaction)` in a Firestore transaction, retried on contention."""
+        from google.cloud import firestore
+
+        transaction = self.db.transaction(max_attempts=max_attempts)
+        return firestore.transactional(fn)(transaction)  # type: ignore[no-any-return]

@@ -1,0 +1,171 @@
+"""Every setting in one place, typed, described and validated when a function starts.
+
+Settings come from environment variables (Terraform sets them in production; the devstack sets
+them locally). Every outside service's endpoint can be overridden, so the same code runs
+against the local stack and against Google, HubSpot and OpenAI.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from shared.errors import ConfigError
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Runtime settings. Environment variable = field name in upper case."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    # --- where we run -------------------------------------------------------------------
+    environment: Environment = Field(
+        Environment.PRODUCTION,
+        description="`local` enables development conveniences; `production` refuses them.",
+    )
+    gcp_project: str = Field(
+        ..., min_length=1, description="Google Cloud project id holding Firestore, Tasks, secrets."
+    )
+    gcp_region: str = Field("europe-west1", description="Region of the functions and queues.")
+    log_level: str = Field("INFO", description="Python logging level name.")
+
+    # --- Firestore ----------------------------------------------------------------------
+    firestore_database: str = Field("(default)", description="Firestore database id.")
+    firestore_emulator_host: str | None = Field(
+        None, description="host:port of the Firestore emulator; unset in production."
+    )
+
+    # --- Cloud Tasks --------------------------------------------------------------------
+    tasks_endpoint: str | None = Field(
+        None, description="host:port of a Cloud Tasks gRPC stand-in; unset in production."
+    )
+    tasks_location: str | None = Field(
+        None, description="Cloud Tasks location; defaults to gcp_region."
+    )
+    tasks_invoker_email: str = Field(
+        "tasks-invoker@local.invalid",
+        description="Service account whose OIDC token Cloud Tasks attaches to each task.",
+    )
+    queue_draft: str = Field("draft", description="Queue for draft generation tasks.")
+    queue_send: str = Field("send", description="Queue for send tasks.")
+    queue_voice: str = Field("voice", description="Queue for voice-sample extraction tasks.")
+    function_url_draft: str = Field(
+        "http://127.0.0.1:8083", description="Public URL of the `draft` function."
+    )
+    function_url_send: str = Field(
+        "http://127.0.0.1:8085", description="Public URL of the `send` function."
+    )
+    function_url_voice: str = Field(
+        "http://127.0.0.1:8084", description="Public URL of the `voice` function."
+    )
+    function_url_maintenance: str = Field(
+        "http://127.0.0.1:8087", description="Public URL of the `maintenance` function."
+    )
+
+    # --- Secret Manager -----------------------------------------------------------------
+    secrets_endpoint: str | None = Field(
+        None, description="host:port of a Secret Manager gRPC stand-in; unset in production."
+    )
+    secret_cache_seconds: float = Field(
+        300.0, ge=0, description="How long a read secret is reused by one instance."
+    )
+
+    # --- incoming token verification (Cloud Tasks and Pub/Sub push OIDC tokens) ---------
+    oidc_certs_url: str = Field(
+        "https://www.googleapis.com/oauth2/v1/certs",
+        description="Certificates that sign trusted OIDC tokens (Google's in production).",
+    )
+    oidc_issuers: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("https://accounts.google.com", "accounts.google.com"),
+        description="Accepted `iss` values of incoming OIDC tokens.",
+    )
+    pubsub_push_audience: str = Field(
+        "", description="Audience the Gmail push subscription puts in its OIDC token."
+    )
+    pubsub_push_service_account: str = Field(
+        "", description="Service account email the Gmail push subscription signs as."
+    )
+
+    # --- outside services' endpoints ----------------------------------------------------
+    google_oauth_token_uri: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google OAuth token endpoint."
+    )
+    gmail_api_endpoint: str | None = Field(
+        None, description="Gmail API base URL override (e.g. a local fake)."
+    )
+    drive_api_endpoint: str | None = Field(
+        None, description="Drive API base URL override, ending in /drive/v3/."
+    )
+    calendar_api_endpoint: str | None = Field(
+        None, description="Calendar API base URL override, ending in /calendar/v3/."
+    )
+    hubspot_api_base: str = Field("https://api.hubapi.com", description="HubSpot API host.")
+    openai_base_url: str | None = Field(
+        None, description="OpenAI API base URL override (e.g. http://127.0.0.1:P/v1)."
+    )
+    youtube_base_url: str = Field(
+        "https://www.youtube.com", description="YouTube origin (rewritten to a fake locally)."
+    )
+
+    # --- outbound call behaviour --------------------------------------------------------
+    http_max_attempts: int = Field(
+        5, ge=1, le=10, description="Attempts for a retryable call to an outside API."
+    )
+    http_backoff_max_seconds: float = Field(
+        30.0, gt=0, description="Longest wait between two attempts (Retry-After is capped)."
+    )
+
+    @field_validator("oidc_issuers", mode="before")
+    @classmethod
+    def _split_issuers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _production_uses_real_services(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            local = [
+                name
+                for name in ("firestore_emulator_host", "tasks_endpoint", "secrets_endpoint")
+                if getattr(self, name)
+            ]
+            if local:
+                raise ValueError(
+                    "production must not point at local stand-ins: " + ", ".join(local)
+                )
+        return self
+
+    @property
+    def queue_location(self) -> str:
+        return self.tasks_location or self.gcp_region
+
+
+def load_settings() -> Settings:
+    """Read and validate settings, naming each missing or invalid environment variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+    except SettingsError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

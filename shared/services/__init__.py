@@ -1,0 +1,1 @@
+"""Use cases combining domain logic and adapters, which they receive as arguments."""
