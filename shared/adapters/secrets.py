@@ -64,7 +64,7 @@ class SecretStore:
         return f"projects/{self.project}/secrets/{secret_id}"
 
     def read(self, secret_id: str) -> str:
-        """The latest enabled version's value; cached for `cache_seconds`.
+        """The latest version's value (as Secret Manager defines `latest`); cached.
 
         Raises NotFound when the secret or an enabled version does not exist, TransientError
         when Secret Manager cannot be reached (a cached value is still served meanwhile).
