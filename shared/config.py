@@ -96,6 +96,35 @@ class Settings(BaseSettings):
         "", description="Service account email the Gmail push subscription signs as."
     )
 
+    # --- HubSpot intake -----------------------------------------------------------------
+    hubspot_webhook_url: str = Field(
+        "",
+        description="Public URL HubSpot calls (signatures cover it; the function sits behind "
+        "Google's front end, so it cannot be read from the request).",
+    )
+    hubspot_client_secret_id: str = Field(
+        "hubspot-client-secret",
+        description="Secret Manager secret holding the HubSpot app's client secret.",
+    )
+    hubspot_accept_legacy_signatures: bool = Field(
+        False, description="Also accept v1/v2 signatures (older workflow webhooks)."
+    )
+    hubspot_signature_max_age_seconds: int = Field(
+        300, ge=1, le=3600, description="Oldest accepted X-HubSpot-Request-Timestamp."
+    )
+    hubspot_signature_future_skew_seconds: int = Field(
+        30, ge=0, le=300, description="How far in the future a timestamp may be (clock skew)."
+    )
+    hubspot_start_on_form: bool = Field(True, description="A form submission opens a workflow.")
+    hubspot_start_on_contact_creation: bool = Field(
+        True, description="`contact.creation` opens a workflow."
+    )
+    hubspot_start_lifecycle_stages: Annotated[tuple[str, ...], NoDecode] = Field(
+        ("salesqualifiedlead",),
+        description="Lifecycle stages whose `contact.propertyChange` opens a workflow "
+        "(comma-separated; empty for none).",
+    )
+
     # --- outside services' endpoints ----------------------------------------------------
     google_oauth_token_uri: str = Field(
         "https://oauth2.googleapis.com/token", description="Google OAuth token endpoint."
@@ -125,7 +154,7 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Longest wait between two attempts (Retry-After is capped)."
     )
 
-    @field_validator("oidc_issuers", mode="before")
+    @field_validator("oidc_issuers", "hubspot_start_lifecycle_stages", mode="before")
     @classmethod
     def _split_issuers(cls, value: object) -> object:
         if isinstance(value, str):

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import AppError
+from shared.errors import AppError, PayloadTooLarge
 from shared.logs import bound, configure_logging, request_context
 
 if TYPE_CHECKING:
@@ -69,3 +69,14 @@ def verify_task_caller(
         audience=audience,
         allowed_emails=(settings.tasks_invoker_email,),
     )
+
+
+def read_body(request: flask.Request, limit: int) -> bytes:
+    """The raw body, refused with 413 before it is read whole when it exceeds `limit`."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body over {limit} bytes")
+    return bytes(body)

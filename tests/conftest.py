@@ -59,7 +59,7 @@ def local(stack: Any) -> Iterator[Any]:
     return stack
 
 
-def serve_function(name: str, source: Path, env: dict[str, str]) -> Any:
+def serve_function(name: str, source: Path, env: dict[str, str], port: int = 0) -> Any:
     """A function's app (functions-framework's own) served over HTTP from this process."""
     import functions_framework
 
@@ -72,7 +72,7 @@ def serve_function(name: str, source: Path, env: dict[str, str]) -> Any:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return ThreadedServer(app).start()
+    return ThreadedServer(app, port).start()
 
 
 @pytest.fixture(scope="session")

@@ -1,28 +1,112 @@
 """Cloud Function `hubspot_webhook`.
 
-HubSpot webhook intake: verifies the v3 signature, records each event once, opens a workflow and
-enqueues a `draft` task.
-
-Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
+HubSpot's front door: verifies the signature on the raw body, records each event once, opens
+one workflow per lead and enqueues its `draft` task. Answers within a second; every HubSpot
+lookup happens later, in the draft task. Imports nothing of the LLM, PDF or Drive libraries.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from functools import cache
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import NotImplementedYet
+from shared.domain.hubspot_events import (
+    MAX_BODY_BYTES,
+    MalformedBody,
+    StartPolicy,
+    check_signature,
+    parse_webhook,
+)
+from shared.errors import BadRequest, ConfigError, NotFound, Unauthorized
 from shared.runtime import Runtime
-from shared.web import entrypoint
+from shared.services.hubspot_intake import DraftTarget, HubSpotIntake
+from shared.web import entrypoint, read_body
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+POLICY = StartPolicy(
+    form_submissions=SETTINGS.hubspot_start_on_form,
+    contact_creation=SETTINGS.hubspot_start_on_contact_creation,
+    lifecycle_stages=frozenset(SETTINGS.hubspot_start_lifecycle_stages),
+)
+log = logging.getLogger("sales_agent.hubspot_webhook")
+
+
+@cache
+def _intake() -> HubSpotIntake:
+    return HubSpotIntake(
+        RUNTIME.store,
+        RUNTIME.tasks,
+        DraftTarget(SETTINGS.queue_draft, SETTINGS.function_url_draft),
+    )
+
+
+def _client_secret() -> str:
+    if not SETTINGS.hubspot_webhook_url:
+        raise ConfigError("HUBSPOT_WEBHOOK_URL is not configured")
+    try:
+        secret = RUNTIME.secrets.read(SETTINGS.hubspot_client_secret_id)
+    except NotFound:
+        raise ConfigError("the HubSpot client secret is not configured") from None
+    if not secret:
+        raise ConfigError("the HubSpot client secret is empty")
+    return secret
+
+
+def _public_uri(request: flask.Request) -> str:
+    query = request.query_string.decode("latin-1")
+    return SETTINGS.hubspot_webhook_url + (f"?{query}" if query else "")
 
 
 @functions_framework.http
 @entrypoint("hubspot_webhook", SETTINGS)
 def hubspot_webhook(request: flask.Request) -> Any:
-    raise NotImplementedYet("hubspot_webhook: this step lands with its own issue")
+    if request.method != "POST":
+        raise BadRequest("use POST")
+    body = read_body(request, MAX_BODY_BYTES)
+    secret = _client_secret()
+    problem = check_signature(
+        secret=secret,
+        method=request.method,
+        uri=_public_uri(request),
+        body=body,
+        headers=dict(request.headers),
+        now_ms=int(time.time() * 1000),
+        max_age_ms=SETTINGS.hubspot_signature_max_age_seconds * 1000,
+        max_future_ms=SETTINGS.hubspot_signature_future_skew_seconds * 1000,
+        accept_legacy=SETTINGS.hubspot_accept_legacy_signatures,
+    )
+    if problem is not None:
+        raise Unauthorized(f"invalid signature: {problem.value}")
+    try:
+        batch = parse_webhook(body, POLICY)
+    except MalformedBody as exc:
+        raise BadRequest(str(exc)) from None
+    for rejected in batch.rejected:
+        log.warning(
+            "event rejected",
+            extra={"fields": {"index": rejected.index, "reason": rejected.reason}},
+        )
+    result = _intake().ingest(batch.signals)
+    log.info(
+        "webhook processed",
+        extra={
+            "fields": {
+                "events": len(batch.signals),
+                "rejected": len(batch.rejected),
+                **result.outcomes,
+            }
+        },
+    )
+    return {
+        "received": len(batch.signals) + len(batch.rejected),
+        "rejected": len(batch.rejected),
+        "outcomes": result.outcomes,
+        "opened": result.opened,
+    }

@@ -1,0 +1,48 @@
+# Everything a newcomer needs: `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+FIRESTORE_JAR := /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
+PUBSUB_SCRIPT := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
+
+.PHONY: install test lint format dev demo bench check-emulators clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+check-emulators:
+	@test -f $(FIRESTORE_JAR) || { echo "Firestore emulator missing: $(FIRESTORE_JAR) (install the Google Cloud CLI's cloud-firestore-emulator component)"; exit 1; }
+	@test -x $(PUBSUB_SCRIPT) || { echo "Pub/Sub emulator missing: $(PUBSUB_SCRIPT) (install the Google Cloud CLI's pubsub-emulator component)"; exit 1; }
+	@command -v java >/dev/null || { echo "java is required by the emulators"; exit 1; }
+
+test: install check-emulators
+	@$(BIN)/pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; \
+	exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+dev: install check-emulators
+	$(BIN)/python -m devstack.stack
+
+demo: install check-emulators
+	$(BIN)/python -m devstack.demo
+
+bench: install check-emulators
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache artifacts
