@@ -78,17 +78,21 @@ def _workflows(stack) -> list[dict]:
 
 
 def _queued_drafts(stack) -> list[str]:
-    return [task.name.rsplit("/", 1)[-1] for task in _tasks_client(stack).list_tasks(
-        parent=_draft_queue(stack)
-    )]
+    return [
+        task.name.rsplit("/", 1)[-1]
+        for task in _tasks_client(stack).list_tasks(parent=_draft_queue(stack))
+    ]
 
 
 def _nothing_written(stack) -> bool:
     db = _db(stack)
-    return not any(
-        list(db.collection(name).limit(1).stream())
-        for name in ("workflows", "hubspot_events", "crm_objects")
-    ) and _queued_drafts(stack) == []
+    return (
+        not any(
+            list(db.collection(name).limit(1).stream())
+            for name in ("workflows", "hubspot_events", "crm_objects")
+        )
+        and _queued_drafts(stack) == []
+    )
 
 
 # --- the happy path ----------------------------------------------------------------------
@@ -131,7 +135,9 @@ def test_events_that_start_nothing_only_update_what_we_know(hub, webhook):
 
 def test_lifecycle_change_to_the_chosen_stage_opens_a_workflow(hub, webhook):
     change = crm_event(
-        "contact.propertyChange", 502, propertyName="lifecyclestage",
+        "contact.propertyChange",
+        502,
+        propertyName="lifecyclestage",
         propertyValue="salesqualifiedlead",
     )
     other = crm_event(
@@ -144,10 +150,16 @@ def test_lifecycle_change_to_the_chosen_stage_opens_a_workflow(hub, webhook):
 
 def test_older_event_delivered_late_does_not_overwrite_newer_value(hub, webhook):
     now = int(time.time() * 1000)
-    newer = crm_event("contact.propertyChange", 501, occurred_at=now,
-                      propertyName="jobtitle", propertyValue="CFO")
-    older = crm_event("contact.propertyChange", 501, occurred_at=now - 60_000,
-                      propertyName="jobtitle", propertyValue="Analyst")
+    newer = crm_event(
+        "contact.propertyChange", 501, occurred_at=now, propertyName="jobtitle", propertyValue="CFO"
+    )
+    older = crm_event(
+        "contact.propertyChange",
+        501,
+        occurred_at=now - 60_000,
+        propertyName="jobtitle",
+        propertyValue="Analyst",
+    )
     _post(webhook, [newer])
     _post(webhook, [older])
     contact = _db(hub).document("crm_objects/62515-contact-501").get().to_dict()
@@ -311,9 +323,10 @@ def test_without_a_public_url_the_function_fails_closed(local):
     server = serve_function("hubspot_webhook", SOURCE, {**local.env(), "HUBSPOT_WEBHOOK_URL": ""})
     try:
         raw = body_of([crm_event("contact.creation", 881)])
-        headers = {**signed_headers(raw), "X-HubSpot-Signature-v3": sign_v3(
-            SECRET, "POST", "", raw, int(time.time() * 1000)
-        )}
+        headers = {
+            **signed_headers(raw),
+            "X-HubSpot-Signature-v3": sign_v3(SECRET, "POST", "", raw, int(time.time() * 1000)),
+        }
         assert _post(server, body=raw, headers=headers).status_code == 500
         assert _nothing_written(local)
     finally:

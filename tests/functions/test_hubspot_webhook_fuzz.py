@@ -18,8 +18,9 @@ pytestmark = pytest.mark.stack
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=15), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=5)
+    ),
     max_leaves=25,
 )
 event_like = st.fixed_dictionaries(
@@ -47,10 +48,16 @@ bodies = st.one_of(
     event_like.map(lambda v: json.dumps(v).encode()),
 )
 headers = st.dictionaries(
-    st.sampled_from([
-        "X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp", "X-HubSpot-Signature",
-        "X-HubSpot-Signature-Version", "Content-Type", "Content-Length",
-    ]),
+    st.sampled_from(
+        [
+            "X-HubSpot-Signature-v3",
+            "X-HubSpot-Request-Timestamp",
+            "X-HubSpot-Signature",
+            "X-HubSpot-Signature-Version",
+            "Content-Type",
+            "Content-Length",
+        ]
+    ),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
     max_size=5,
 )
