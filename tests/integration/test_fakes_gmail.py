@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from google.auth.transport.requests import Request
 import google_auth_httplib2
 import httplib2
 import pytest
 import requests
 from google.auth.exceptions import RefreshError
+from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
@@ -189,7 +189,8 @@ def test_send_without_message_id_gets_one_and_needs_a_recipient(box: Mailbox) ->
         .execute()
     )
     headers = {h["name"]: h["value"] for h in got["payload"]["headers"]}
-    assert headers["Message-ID"].startswith("<") and headers["Message-ID"].endswith(">")
+    assert headers["Message-ID"].startswith("<")
+    assert headers["Message-ID"].endswith(">")
     assert headers["From"] == box.email
     assert caught.value.status_code == 400
     assert "Recipient address required" in caught.value.reason

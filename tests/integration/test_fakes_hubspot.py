@@ -16,6 +16,8 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 from hubspot.crm.contacts.exceptions import ApiException, NotFoundException
+from hubspot.crm.objects.notes.exceptions import ApiException as NotesApiException
+from hubspot.crm.owners.exceptions import ApiException as OwnersApiException
 
 from devstack.fakes import DEFAULT_TOKEN, FakeHubSpot, FakeService, stop_fakes
 from devstack.serving import ThreadedServer
@@ -106,7 +108,8 @@ def test_create_and_get_with_properties_and_associations(client: hubspot.HubSpot
     assert got.associations["companies"].results[0].type == "contact_to_company_unlabeled"
     assert by_email.id == created.id
     assert by_email.properties["hubspot_owner_id"] == OWNER_ID
-    assert got.created_at is not None and got.archived is False
+    assert got.created_at is not None
+    assert got.archived is False
 
 
 def test_search_filters_sorts_and_pages(client: hubspot.HubSpot) -> None:
@@ -258,7 +261,7 @@ def test_owners_list_and_get(client: hubspot.HubSpot) -> None:
     assert owner.email == "rep@acme.test"
     assert owner.first_name == "Robin"
     assert by_user.id == OWNER_ID
-    with pytest.raises(ApiException) as caught:
+    with pytest.raises(OwnersApiException) as caught:
         client.crm.owners.owners_api.get_by_id(404404)
     assert caught.value.status == 404
 
@@ -281,7 +284,7 @@ def test_duplicate_contact_and_missing_timestamp_are_refused(client: hubspot.Hub
 
     with pytest.raises(ApiException) as duplicate:
         new_contact(client, email="DUP@prospect.test")
-    with pytest.raises(ApiException) as no_timestamp:
+    with pytest.raises(NotesApiException) as no_timestamp:
         client.crm.objects.notes.basic_api.create({"properties": {"hs_note_body": "x"}})
     with pytest.raises(ApiException) as bad_email:
         new_contact(client, email="not-an-email")
@@ -348,7 +351,7 @@ def test_injected_429_is_retried_by_urllib3_only_for_idempotent_methods(
         client.crm.contacts.search_api.do_search(PublicObjectSearchRequest())
 
     assert got.id == contact.id
-    assert [r["status"] for r in fake.requests_to("/crm/v3/objects/contacts/")] == [429, 200]
+    assert [r["status"] for r in fake.requests_to("/crm/v3/objects/contacts/", "GET")] == [429, 200]
     assert caught.value.status == 429
     assert caught.value.headers["Retry-After"] == "0"
     assert json.loads(caught.value.body)["errorType"] == "RATE_LIMIT"

@@ -123,8 +123,10 @@ def test_refreshed_token_opens_the_gmail_fake(
 
     creds.refresh(google.auth.transport.requests.Request())
 
-    assert creds.token and creds.token.startswith("ya29.fake-")
-    assert creds.expiry is not None and creds.valid
+    assert creds.token
+    assert creds.token.startswith("ya29.fake-")
+    assert creds.expiry is not None
+    assert creds.valid
     service = build(
         "gmail",
         "v1",
