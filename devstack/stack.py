@@ -77,6 +77,7 @@ class DevStack:
         missing = emulators.missing_emulators()
         if missing:
             raise emulators.EmulatorError("emulator files missing: " + ", ".join(missing))
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self.firestore = emulators.firestore(log_dir=self.state_dir)
         self.pubsub = emulators.pubsub(log_dir=self.state_dir)
         starters = [
@@ -154,6 +155,7 @@ class DevStack:
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),
             "OPENAI_BASE_URL": f"{self.fake_url('openai')}/v1",
+            "HUBSPOT_WEBHOOK_URL": f"{self.function_url('hubspot_webhook')}/",
             **{f"FUNCTION_URL_{name.upper()}": self.function_url(name) for name in FUNCTIONS},
         }
 

@@ -30,6 +30,7 @@ _TRACEPARENT = re.compile(
     r"^[0-9a-f]{2}-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-[0-9a-f]{2}$"
 )
 
+
 class Headers(Protocol):
     """Anything with `get` like a dict or werkzeug's Headers."""
 

@@ -12,11 +12,7 @@ import requests
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from devstack.stack import LOCATION, ROOT
-from shared.adapters.secrets import SecretStore
-from shared.adapters.store import Store
-from tests.conftest import serve_function
-from tests.support.hubspot import (
+from devstack.hubspot_webhooks import (
     PUBLIC_URL,
     SECRET,
     body_of,
@@ -25,6 +21,10 @@ from tests.support.hubspot import (
     sign_v3,
     signed_headers,
 )
+from devstack.stack import LOCATION, ROOT
+from shared.adapters.secrets import SecretStore
+from shared.adapters.store import Store
+from tests.conftest import serve_function
 
 pytestmark = pytest.mark.stack
 SOURCE = ROOT / "functions/hubspot_webhook/main.py"

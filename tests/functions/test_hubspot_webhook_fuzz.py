@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devstack.hubspot_webhooks import PUBLIC_URL, SECRET, crm_event, signed_headers
 from devstack.stack import ROOT
 from shared.adapters.secrets import SecretStore
-from tests.support.hubspot import PUBLIC_URL, SECRET, crm_event, signed_headers
 
 pytestmark = pytest.mark.stack
 

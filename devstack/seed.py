@@ -1,0 +1,166 @@
+"""Demo data: a believable small B2B team and its prospects, seeded into the local stack.
+
+Brightline Analytics sells a forecasting product. Maya Chen is its account executive; her
+mailbox holds a few past threads (her voice). HubSpot holds her prospects, their companies and
+an open deal. Secret Manager holds the HubSpot app secret and token and Maya's Gmail grant.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from devstack.fakes import make_message
+
+TEAM_DOMAIN = "brightline.example"
+REP_EMAIL = "maya@brightline.example"
+REP_NAME = "Maya Chen"
+OWNER_ID = "7001"
+HUBSPOT_CLIENT_SECRET = "demo-hubspot-app-secret"
+HUBSPOT_PORTAL = 62515
+DAY = 86_400
+
+
+@dataclass(frozen=True)
+class Prospect:
+    contact_id: int
+    first: str
+    last: str
+    email: str
+    title: str
+    company_id: int
+    company: str
+    domain: str
+    industry: str
+    employees: int
+
+
+PROSPECTS = (
+    Prospect(701, "Dana", "Whitfield", "dana@northwind.example", "VP Operations",
+             9001, "Northwind Traders", "northwind.example", "LOGISTICS_AND_SUPPLY_CHAIN", 250),
+    Prospect(702, "Priya", "Raman", "priya@heliohealth.example", "Head of Data",
+             9002, "Helio Health", "heliohealth.example", "HOSPITAL_HEALTH_CARE", 120),
+    Prospect(703, "Tom", "Becker", "tom@acmerobotics.example", "CFO",
+             9003, "Acme Robotics", "acmerobotics.example", "MACHINERY", 600),
+)  # fmt: skip
+
+
+def hubspot_data() -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {
+        "owners": [
+            {
+                "id": OWNER_ID,
+                "email": REP_EMAIL,
+                "firstName": "Maya",
+                "lastName": "Chen",
+                "userId": 44001,
+            }
+        ],
+        "companies": [
+            {
+                "id": str(p.company_id),
+                "properties": {
+                    "name": p.company,
+                    "domain": p.domain,
+                    "industry": p.industry,
+                    "numberofemployees": str(p.employees),
+                    "hubspot_owner_id": OWNER_ID,
+                },
+            }
+            for p in PROSPECTS
+        ],
+        "contacts": [
+            {
+                "id": str(p.contact_id),
+                "properties": {
+                    "email": p.email,
+                    "firstname": p.first,
+                    "lastname": p.last,
+                    "jobtitle": p.title,
+                    "company": p.company,
+                    "lifecyclestage": "lead",
+                    "hubspot_owner_id": OWNER_ID,
+                    "hs_timezone": "europe_slash_london" if p.contact_id == 701 else "",
+                },
+            }
+            for p in PROSPECTS
+        ],
+        "deals": [
+            {
+                "id": "8001",
+                "properties": {
+                    "dealname": "Northwind Traders — forecasting pilot",
+                    "dealstage": "appointmentscheduled",
+                    "pipeline": "default",
+                    "amount": "18000",
+                    "closedate": str(now_ms + 45 * DAY * 1000),
+                    "hubspot_owner_id": OWNER_ID,
+                },
+            }
+        ],
+        "associations": [
+            *(
+                {"from": ["contacts", p.contact_id], "to": ["companies", p.company_id]}
+                for p in PROSPECTS
+            ),
+            {"from": ["deals", 8001], "to": ["contacts", 701]},
+            {"from": ["deals", 8001], "to": ["companies", 9001]},
+        ],
+    }
+
+
+PAST_THREADS = (
+    (
+        "lena@corvid.example",
+        "Forecast accuracy question",
+        "Hi Maya, how accurate were the forecasts for your retail customers last quarter?",
+        "Hi Lena,\n\nGood question. Across our retail customers last quarter, median forecast "
+        "error came in around 8%, down from 14% with their old spreadsheets.\n\nHappy to walk "
+        "you through how we measure it. Does Thursday at 10 work?\n\nCheers,\nMaya",
+    ),
+    (
+        "sam@tallyho.example",
+        "Pricing for 20 seats",
+        "Maya - what would 20 seats look like?",
+        "Hi Sam,\n\nThanks for asking. For 20 seats you'd be on our Team plan; I'll send the "
+        "exact quote once I know which data sources you need connected.\n\nCould you share "
+        "those in a line or two?\n\nCheers,\nMaya",
+    ),
+)
+
+
+def seed_gmail(gmail: Any) -> None:
+    """Maya's mailbox with past threads: prospect question in, her reply out."""
+    start = time.time() - 30 * DAY
+    for index, (sender, subject, question, answer) in enumerate(PAST_THREADS):
+        inbound = make_message(sender, REP_EMAIL, subject, question, date=start + index * DAY)
+        gmail.deliver(REP_EMAIL, inbound, internal_date=start + index * DAY)
+        reply = make_message(
+            f"{REP_NAME} <{REP_EMAIL}>",
+            sender,
+            f"Re: {subject}",
+            answer,
+            in_reply_to=inbound["Message-ID"],
+            references=inbound["Message-ID"],
+            date=start + index * DAY + 3600,
+        )
+        gmail.deliver(REP_EMAIL, reply, labels=("SENT",), internal_date=start + index * DAY + 3600)
+
+
+def seed(stack: Any) -> dict[str, Any]:
+    """Seed every fake and Secret Manager; returns what the demo needs to refer to."""
+    from shared.adapters.secrets import SecretStore
+
+    hubspot, _ = stack.fakes["hubspot"]
+    hubspot.seed(hubspot_data())
+    gmail, _ = stack.fakes["gmail"]
+    seed_gmail(gmail)
+    oauth, _ = stack.fakes["oauth"]
+    refresh_token = oauth.issue_refresh_token(REP_EMAIL)
+    secrets = SecretStore(stack.project, stack.secrets.address)
+    secrets.write("hubspot-client-secret", HUBSPOT_CLIENT_SECRET)
+    secrets.write("hubspot-access-token", next(iter(hubspot.tokens)))
+    secrets.write("gmail-refresh-maya-brightline-example", refresh_token)
+    return {"rep": REP_EMAIL, "prospects": PROSPECTS}
