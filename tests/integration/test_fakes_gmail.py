@@ -546,3 +546,36 @@ def test_control_endpoints_seed_state_and_log(fakes: Google, box: Mailbox) -> No
     entries = log.json()["requests"]
     assert entries[-1]["query"]["q"] == "rfc822msgid:seeded@prospect.test"
     assert all("Authorization" not in e["headers"] for e in entries)
+
+
+def test_list_queries_dates_labels_threads_and_paging(fakes: Google, box: Mailbox) -> None:
+    day = 86_400
+    old = fakes.gmail.deliver(
+        box.email,
+        make_message("old@acme-old.test", box.email, "Old", "x"),
+        internal_date=1_000 * day,
+    )
+    new = fakes.gmail.deliver(
+        box.email, make_message(PROSPECT, box.email, "New", "y"), internal_date=2_000 * day
+    )
+    unread_sent = fakes.gmail.deliver(
+        box.email, make_message(box.email, PROSPECT, "Mine", "z"), labels=("SENT",)
+    )
+    messages = box.users().messages()
+
+    after = messages.list(userId="me", q=f"after:{1_500 * day}").execute()
+    before = messages.list(userId="me", q=f"before:{1_500 * day}").execute()
+    from_prospect = messages.list(userId="me", q="from:pat@prospect.test -in:sent").execute()
+    inbox = messages.list(userId="me", labelIds=["INBOX", "UNREAD"]).execute()
+    first = messages.list(userId="me", maxResults=2).execute()
+    rest = messages.list(userId="me", maxResults=2, pageToken=first["nextPageToken"]).execute()
+    threads = box.users().threads().list(userId="me", q="subject:new").execute()
+
+    assert {m["id"] for m in after["messages"]} == {new, unread_sent}
+    assert [m["id"] for m in before["messages"]] == [old]
+    assert [m["id"] for m in from_prospect["messages"]] == [new]
+    assert {m["id"] for m in inbox["messages"]} == {old, new}
+    assert [m["id"] for m in first["messages"] + rest["messages"]] == [unread_sent, new, old]
+    assert "nextPageToken" not in rest
+    assert [t["id"] for t in threads["threads"]] == [new]
+    assert threads["threads"][0]["snippet"] == "y"

@@ -35,7 +35,7 @@ Stack = dict[str, tuple[FakeService, ThreadedServer]]
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def all_fakes() -> Iterator[Stack]:
     started = start_fakes()
     oauth = started["oauth"][0]
     assert isinstance(oauth, FakeGoogleOAuth)
@@ -45,15 +45,15 @@ def stack() -> Iterator[Stack]:
 
 
 @pytest.fixture
-def oauth(stack: Stack) -> FakeGoogleOAuth:
-    fake = stack["oauth"][0]
+def oauth(all_fakes: Stack) -> FakeGoogleOAuth:
+    fake = all_fakes["oauth"][0]
     assert isinstance(fake, FakeGoogleOAuth)
     return fake
 
 
 @pytest.fixture
-def gmail(stack: Stack) -> FakeGmail:
-    fake = stack["gmail"][0]
+def gmail(all_fakes: Stack) -> FakeGmail:
+    fake = all_fakes["gmail"][0]
     assert isinstance(fake, FakeGmail)
     return fake
 
