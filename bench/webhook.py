@@ -28,6 +28,7 @@ def run(stack: DevStack) -> str:
         webhook.wait()
         url = webhook.url + "/"
         env_url = stack.env()["HUBSPOT_WEBHOOK_URL"]
+
         # The function verifies against its configured public URL.
         def send_event(session: requests.Session, index: int) -> int:
             body = json.dumps([crm_event("contact.creation", 100_000 + index)]).encode()
@@ -48,7 +49,7 @@ def run(stack: DevStack) -> str:
         baseline = burst(send_hello, EVENTS, CONCURRENCY)
         singles = burst(send_event, EVENTS, CONCURRENCY)
         time.sleep(0.5)
-        batches = burst(send_batch, 10, 2, units_per_request=100)
+        batches = burst(send_batch, 10, 1, units_per_request=100)
     finally:
         webhook.stop()
         hello.stop()
@@ -62,7 +63,7 @@ def run(stack: DevStack) -> str:
     rows = [
         fmt("hello world (baseline)", baseline, "—"),
         fmt(f"webhook, {EVENTS} single-event requests", singles, "p99 < 200 ms"),
-        fmt("webhook, 10 batches of 100 events", batches, "answer < 1 s"),
+        fmt("webhook, 10 batches of 100 events, one at a time", batches, "answer < 1 s"),
     ]
     rows.append(("throughput vs hello world", "", "", f"{ratio:.2f}×", "", "≥ 0.33×"))
     return table(

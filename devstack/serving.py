@@ -11,11 +11,25 @@ from werkzeug.serving import BaseWSGIServer, make_server
 LOCALHOST = "127.0.0.1"
 
 
+_handed_out: set[int] = set()
+_handed_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """An unused TCP port on 127.0.0.1 (racy by nature; fine for a local stack)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOCALHOST, 0))
-        return int(sock.getsockname()[1])
+    """An unused TCP port on 127.0.0.1, never the same one twice in this process.
+
+    The kernel may offer a port again as soon as the probing socket closes, so ports handed
+    out for servers that have not bound yet are remembered and skipped.
+    """
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((LOCALHOST, 0))
+            port = int(sock.getsockname()[1])
+        with _handed_lock:
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+    raise RuntimeError("no free port found")
 
 
 class ThreadedServer:

@@ -1,17 +1,25 @@
 """HubSpot intake: each event recorded once; a lead opens one workflow and one draft task.
 
-Per event, one Firestore transaction reads the dedupe record and the CRM object, then writes
-the dedupe record (create), the object's newer properties and — when the event starts a
-workflow and the contact has no open one — the workflow. A redelivered or concurrent copy of
-the event finds the dedupe record and does nothing more. The draft task is enqueued after the
-commit under a name derived from the workflow and version, so a crash between commit and
-enqueue is repaired by HubSpot's own retry (the duplicate re-enqueues, and Cloud Tasks refuses
-a second copy).
+Each event is applied with one atomic batch write, guarded optimistically instead of by a
+transaction: the dedupe record is written with `create()` (a second copy of the event fails
+with AlreadyExists), and the CRM object it changes is written with a `last_update_time`
+precondition (or `create()` when new), so two deliveries racing on one contact cannot both
+open a workflow: the loser re-reads and attaches its signal to the winner's workflow. That is
+two Firestore round trips per event (one batched read for the whole webhook, one commit per
+event) instead of a transaction's four, and no lock waits.
+
+The draft task is enqueued after the commit under a name derived from the workflow and
+version; a crash between commit and enqueue is repaired by HubSpot's retry of the delivery
+(the duplicate re-enqueues while the workflow is still queued, and Cloud Tasks refuses a
+second copy of a task that exists).
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
+from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +38,7 @@ EVENTS = "hubspot_events"
 OBJECTS = "crm_objects"
 WORKFLOWS = "workflows"
 DEDUPE_TTL = timedelta(days=30)
+MAX_ATTEMPTS = 8
 
 _SOURCE_FOR_TRIGGER = {
     Trigger.FORM: Source.FORM,
@@ -60,6 +69,10 @@ class IntakeResult:
         self.outcomes[outcome.value] = self.outcomes.get(outcome.value, 0) + 1
 
 
+class ContendedError(RuntimeError):
+    """An event kept losing races for its object; HubSpot's retry will bring it back."""
+
+
 def object_doc_id(portal_id: int, object_type: str, object_id: int) -> str:
     return f"{portal_id}-{object_type}-{object_id}"
 
@@ -85,104 +98,147 @@ class HubSpotIntake:
         result = IntakeResult()
         if not signals:
             return result
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(signals))) as pool:
-            recorded = list(pool.map(self._record, signals))
-        to_enqueue = {wf for outcome, wf in recorded if outcome is Outcome.OPENED and wf}
-        to_enqueue |= {wf for outcome, wf in recorded if outcome is Outcome.DUPLICATE and wf}
+        known = self._prefetch(signals)
+        by_object: dict[str, list[Signal]] = defaultdict(list)
+        for signal in signals:
+            by_object[self._object_ref(signal).path].append(signal)
+        groups = list(by_object.values())
+        if len(groups) == 1:
+            recorded = self._process_group(groups[0], known)
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.workers, len(groups))) as pool:
+                recorded = [
+                    item
+                    for items in pool.map(lambda g: self._process_group(g, known), groups)
+                    for item in items
+                ]
         for outcome, workflow_id in recorded:
             result.count(outcome)
             if outcome is Outcome.OPENED and workflow_id:
                 result.opened.append(workflow_id)
-        for workflow_id in sorted(to_enqueue):
-            self._ensure_draft_task(workflow_id)
         return result
 
-    # --- one event, one transaction -----------------------------------------------------
-    def _record(self, signal: Signal) -> tuple[Outcome, str | None]:
-        db = self.store.db
-        event_ref = db.collection(EVENTS).document(signal.key)
-        object_ref = db.collection(OBJECTS).document(
-            object_doc_id(signal.portal_id, signal.object_type, signal.object_id)
-        )
+    def _process_group(
+        self, signals: list[Signal], known: dict[str, Any]
+    ) -> list[tuple[Outcome, str | None]]:
+        """Record one object's events, then queue what they opened (in this worker, so the
+        enqueues of a 100-event batch run in parallel too)."""
+        recorded = self._record_group(signals, known)
+        for outcome, workflow_id in recorded:
+            if outcome is Outcome.OPENED and workflow_id:
+                self._enqueue_draft(workflow_id, 1)
+        for workflow_id in sorted({wf for o, wf in recorded if o is Outcome.DUPLICATE and wf}):
+            self._repair_draft_task(workflow_id)
+        return recorded
 
-        def apply(transaction: Any) -> tuple[Outcome, str | None]:
-            event = event_ref.get(transaction=transaction)
+    # --- reading ------------------------------------------------------------------------
+    def _event_ref(self, signal: Signal) -> Any:
+        return self.store.db.collection(EVENTS).document(signal.key)
+
+    def _object_ref(self, signal: Signal) -> Any:
+        doc_id = object_doc_id(signal.portal_id, signal.object_type, signal.object_id)
+        return self.store.db.collection(OBJECTS).document(doc_id)
+
+    def _prefetch(self, signals: list[Signal]) -> dict[str, Any]:
+        """Every dedupe record and object of the webhook in one round trip."""
+        refs = {ref.path: ref for s in signals for ref in (self._event_ref(s), self._object_ref(s))}
+        return {snap.reference.path: snap for snap in self.store.db.get_all(list(refs.values()))}
+
+    # --- writing: one atomic batch per event ---------------------------------------------
+    def _record_group(
+        self, signals: list[Signal], known: dict[str, Any]
+    ) -> list[tuple[Outcome, str | None]]:
+        """Events of one object, oldest first; after the first, re-read what we just wrote."""
+        results = []
+        for index, signal in enumerate(sorted(signals, key=lambda s: s.occurred_at)):
+            if index:
+                refs = [self._event_ref(signal), self._object_ref(signal)]
+                known = {**known, **{s.reference.path: s for s in self.store.db.get_all(refs)}}
+            results.append(self._record(signal, known))
+        return results
+
+    def _record(self, signal: Signal, known: dict[str, Any]) -> tuple[Outcome, str | None]:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+        event_ref, object_ref = self._event_ref(signal), self._object_ref(signal)
+        for attempt in range(MAX_ATTEMPTS):
+            event, obj = known[event_ref.path], known[object_ref.path]
             if event.exists:
                 return Outcome.DUPLICATE, event.get("workflow_id")
-            known = object_ref.get(transaction=transaction)
-            known_data: dict[str, Any] = (known.to_dict() or {}) if known.exists else {}
-            now = _now()
-            outcome, workflow_id = Outcome.RECORDED, None
-            if signal.trigger is not None and signal.object_type == "contact":
-                open_id = known_data.get("open_workflow_id")
-                open_doc = (
-                    db.collection(WORKFLOWS).document(open_id).get(transaction=transaction)
-                    if open_id
-                    else None
-                )
-                if open_doc is not None and open_doc.exists and is_open(open_doc.get("state")):
-                    outcome, workflow_id = Outcome.ATTACHED, str(open_id)
-                    self._attach(transaction, open_doc.reference, signal, now)
-                else:
-                    outcome, workflow_id = Outcome.OPENED, workflow_id_for(signal)
-                    self._open(transaction, workflow_id, signal, now)
-            transaction.create(
-                event_ref,
-                {
-                    "portal_id": signal.portal_id,
-                    "kind": signal.kind,
-                    "object_type": signal.object_type,
-                    "object_id": signal.object_id,
-                    "occurred_at": signal.occurred_at,
-                    "received_at": now,
-                    "outcome": outcome.value,
-                    "workflow_id": workflow_id,
-                    "expires_at": now + DEDUPE_TTL,
-                },
-            )
-            transaction.set(
-                object_ref,
-                self._object_update(signal, known_data, now, opened=workflow_id, outcome=outcome),
-                merge=True,
-            )
-            return outcome, workflow_id
+            try:
+                return self._commit(signal, event_ref, obj)
+            except (AlreadyExists, FailedPrecondition):
+                # Lost a race (same event or same object written meanwhile): read again.
+                time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
+                snaps = self.store.db.get_all([event_ref, object_ref])
+                known = {**known, **{snap.reference.path: snap for snap in snaps}}
+        raise ContendedError(f"event {signal.key} contended {MAX_ATTEMPTS} times")
 
-        return self.store.run_transaction(apply)
+    def _commit(self, signal: Signal, event_ref: Any, obj: Any) -> tuple[Outcome, str | None]:
+        db = self.store.db
+        batch = db.batch()
+        now = _now()
+        data: dict[str, Any] = (obj.to_dict() or {}) if obj.exists else {}
+        outcome, workflow_id = Outcome.RECORDED, None
+        if signal.trigger is not None and signal.object_type == "contact":
+            open_id = data.get("open_workflow_id")
+            open_doc = db.collection(WORKFLOWS).document(open_id).get() if open_id else None
+            if open_doc is not None and open_doc.exists and is_open(open_doc.get("state")):
+                outcome, workflow_id = Outcome.ATTACHED, str(open_id)
+                self._attach(batch, open_doc, signal, now)
+            else:
+                outcome, workflow_id = Outcome.OPENED, workflow_id_for(signal)
+                self._open(batch, workflow_id, signal, now)
+        batch.create(
+            event_ref,
+            {
+                "portal_id": signal.portal_id,
+                "kind": signal.kind,
+                "object_type": signal.object_type,
+                "object_id": signal.object_id,
+                "occurred_at": signal.occurred_at,
+                "received_at": now,
+                "outcome": outcome.value,
+                "workflow_id": workflow_id,
+                "expires_at": now + DEDUPE_TTL,
+            },
+        )
+        update = self._object_update(signal, data, now)
+        if outcome is Outcome.OPENED:
+            update["open_workflow_id"] = workflow_id
+        if obj.exists:
+            batch.update(
+                obj.reference, update, option=db.write_option(last_update_time=obj.update_time)
+            )
+        else:
+            batch.create(obj.reference, _unflatten(update))
+        batch.commit()
+        return outcome, workflow_id
 
     @staticmethod
-    def _object_update(
-        signal: Signal,
-        known: dict[str, Any],
-        now: datetime,
-        *,
-        opened: str | None,
-        outcome: Outcome,
-    ) -> dict[str, Any]:
-        """Newer property values win; an older event delivered late changes nothing."""
+    def _object_update(signal: Signal, known: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """Field paths to write. Newer property values win; a late older event changes none."""
+        from google.cloud.firestore_v1.field_path import FieldPath
+
         stored = known.get("properties", {})
-        newer = {
-            name: {"value": value, "at": signal.occurred_at}
-            for name, value in signal.properties.items()
-            if int(stored.get(name, {}).get("at", -1)) <= signal.occurred_at
-        }
         update: dict[str, Any] = {
             "portal_id": signal.portal_id,
             "object_type": signal.object_type,
             "object_id": signal.object_id,
             "updated_at": now,
         }
-        if newer:
-            update["properties"] = newer
+        for name, value in signal.properties.items():
+            if int(stored.get(name, {}).get("at", -1)) <= signal.occurred_at:
+                path = FieldPath("properties", name).to_api_repr()
+                update[path] = {"value": value, "at": signal.occurred_at}
         if signal.email:
             update["email"] = signal.email
-        if outcome is Outcome.OPENED and opened:
-            update["open_workflow_id"] = opened
         return update
 
-    def _open(self, transaction: Any, workflow_id: str, signal: Signal, now: datetime) -> None:
+    def _open(self, batch: Any, workflow_id: str, signal: Signal, now: datetime) -> None:
         assert signal.trigger is not None
         ref = self.store.db.collection(WORKFLOWS).document(workflow_id)
-        transaction.create(
+        batch.create(
             ref,
             {
                 "id": workflow_id,
@@ -194,36 +250,30 @@ class HubSpotIntake:
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,
-                "draft_task_version": 0,
                 "signals": 1,
                 "first_signal": {"kind": signal.kind, "occurred_at": signal.occurred_at},
             },
         )
-        transaction.create(ref.collection("events").document(signal.key), _timeline(signal, now))
+        batch.create(ref.collection("events").document(signal.key), _timeline(signal, now))
 
-    def _attach(self, transaction: Any, ref: Any, signal: Signal, now: datetime) -> None:
+    def _attach(self, batch: Any, workflow: Any, signal: Signal, now: datetime) -> None:
         from google.cloud import firestore
 
-        transaction.update(
-            ref,
+        batch.update(
+            workflow.reference,
             {
                 "signals": firestore.Increment(1),
                 "updated_at": now,
                 "last_signal": {"kind": signal.kind, "occurred_at": signal.occurred_at},
             },
+            option=self.store.db.write_option(last_update_time=workflow.update_time),
         )
-        transaction.create(ref.collection("events").document(signal.key), _timeline(signal, now))
+        batch.create(
+            workflow.reference.collection("events").document(signal.key), _timeline(signal, now)
+        )
 
     # --- after the commit ---------------------------------------------------------------
-    def _ensure_draft_task(self, workflow_id: str) -> None:
-        """Enqueue the workflow's draft task unless it is already known to be queued."""
-        ref = self.store.db.collection(WORKFLOWS).document(workflow_id)
-        snapshot = ref.get()
-        if not snapshot.exists:
-            return
-        version = int(snapshot.get("version"))
-        if int((snapshot.to_dict() or {}).get("draft_task_version", 0)) >= version:
-            return
+    def _enqueue_draft(self, workflow_id: str, version: int) -> None:
         name = task_id("draft", workflow_id, version)
         self.tasks.enqueue(
             self.draft.queue,
@@ -232,11 +282,28 @@ class HubSpotIntake:
             {"workflow_id": workflow_id, "version": version},
             audience=self.draft.url,
         )
-        ref.update({"draft_task_version": version, "draft_task": name})
-        log.info(
-            "draft task queued",
-            extra={"fields": {"workflow_id": workflow_id, "task": name}},
-        )
+        log.info("draft task queued", extra={"fields": {"workflow_id": workflow_id}})
+
+    def _repair_draft_task(self, workflow_id: str) -> None:
+        """A redelivered event whose workflow still waits for its first draft: queue it again
+        (a no-op when the task exists), in case the first delivery died before enqueueing."""
+        snapshot = self.store.db.collection(WORKFLOWS).document(workflow_id).get()
+        if snapshot.exists and snapshot.get("state") == WorkflowState.QUEUED.value:
+            self._enqueue_draft(workflow_id, int(snapshot.get("version")))
+
+
+def _unflatten(update: dict[str, Any]) -> dict[str, Any]:
+    """Field paths (`properties.name` or quoted) back to nested maps for a create()."""
+    from google.cloud.firestore_v1.field_path import FieldPath
+
+    nested: dict[str, Any] = {}
+    for path, value in update.items():
+        parts = FieldPath.from_api_repr(path).parts
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
 
 
 def _timeline(signal: Signal, now: datetime) -> dict[str, Any]:

@@ -220,7 +220,6 @@ def test_lost_enqueue_is_repaired_by_hubspots_retry(hub, webhook):
     _post(webhook, batch)
     [workflow] = _workflows(hub)
     _tasks_client(hub).purge_queue(name=_draft_queue(hub))
-    _db(hub).document(f"workflows/{workflow['id']}").update({"draft_task_version": 0})
     hub.tasks.reset()
     hub._create_queues()
     _tasks_client(hub).pause_queue(name=_draft_queue(hub))
@@ -338,3 +337,38 @@ def test_logs_carry_neither_the_secret_nor_contact_details(hub, webhook, caplog)
         _post(webhook, form_submission(702, "private.person@northwind.example"))
     assert SECRET not in caplog.text
     assert "private.person" not in caplog.text
+
+
+def test_different_events_for_one_contact_racing_open_one_workflow(hub, webhook):
+    """Two deliveries of two different starting events for the same contact, at once: the
+    loser of the race attaches its signal instead of opening a second workflow."""
+    bodies = [body_of([crm_event("contact.creation", 660)]), body_of(form_submission(660))]
+    statuses: list[int] = []
+
+    def deliver(raw: bytes) -> None:
+        statuses.append(_post(webhook, body=raw, headers=signed_headers(raw)).status_code)
+
+    threads = [threading.Thread(target=deliver, args=(raw,)) for raw in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200, 200]
+    [workflow] = _workflows(hub)
+    assert workflow["signals"] == 2
+    assert len(_queued_drafts(hub)) == 1
+
+
+def test_property_names_with_dots_are_kept_whole(hub, webhook):
+    change = crm_event(
+        "contact.propertyChange", 670, propertyName="utm.source", propertyValue="newsletter"
+    )
+    assert _post(webhook, [change]).status_code == 200
+    contact = _db(hub).document("crm_objects/62515-contact-670").get().to_dict()
+    assert contact["properties"]["utm.source"]["value"] == "newsletter"
+    later = crm_event(
+        "contact.propertyChange", 670, propertyName="utm.source", propertyValue="webinar"
+    )
+    assert _post(webhook, [later]).status_code == 200
+    contact = _db(hub).document("crm_objects/62515-contact-670").get().to_dict()
+    assert contact["properties"]["utm.source"]["value"] == "webinar"
