@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 from typing import Any
@@ -15,20 +16,26 @@ _handed_out: set[int] = set()
 _handed_lock = threading.Lock()
 
 
-def free_port() -> int:
-    """An unused TCP port on 127.0.0.1, never the same one twice in this process.
+# Below the kernel's ephemeral range (32768-60999 by default), so that an outgoing
+# connection can never take a port between our probe and the server's bind.
+_PORT_RANGE = (20_000, 32_000)
 
-    The kernel may offer a port again as soon as the probing socket closes, so ports handed
-    out for servers that have not bound yet are remembered and skipped.
-    """
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((LOCALHOST, 0))
-            port = int(sock.getsockname()[1])
+
+def free_port() -> int:
+    """An unused TCP port on 127.0.0.1, never the same one twice in this process."""
+    for _ in range(500):
+        port = random.randrange(*_PORT_RANGE)
         with _handed_lock:
-            if port not in _handed_out:
-                _handed_out.add(port)
-                return port
+            if port in _handed_out:
+                continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOCALHOST, port))
+            except OSError:
+                continue
+        with _handed_lock:
+            _handed_out.add(port)
+        return port
     raise RuntimeError("no free port found")
 
 
