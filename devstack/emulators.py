@@ -7,6 +7,7 @@ to java; Pub/Sub from its script, which does), each in its own process group on 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -28,6 +29,16 @@ class EmulatorError(RuntimeError):
     pass
 
 
+def die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the parent dies, even if it is killed, so
+    an interrupted test run leaves no emulator behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 def missing_emulators() -> list[str]:
     return [str(path) for path in (FIRESTORE_JAR, PUBSUB_SCRIPT) if not path.exists()]
 
@@ -45,6 +56,10 @@ class Emulator:
         return f"{LOCALHOST}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> Emulator:
+        return self.spawn().wait_ready(timeout)
+
+    def spawn(self) -> Emulator:
+        """Start the process (from the calling thread: it dies with this process's thread)."""
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             self.command,
@@ -52,7 +67,12 @@ class Emulator:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> Emulator:
+        assert self.process is not None, "spawn() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -21,6 +21,21 @@ _handed_lock = threading.Lock()
 _PORT_RANGE = (20_000, 32_000)
 
 
+def _in_use(port: int) -> bool:
+    """True if anything listens on the port (IPv4 or an IPv6-mapped Java socket) or it
+    cannot be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        if probe.connect_ex((LOCALHOST, port)) == 0:
+            return True
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOCALHOST, port))
+        except OSError:
+            return True
+    return False
+
+
 def free_port() -> int:
     """An unused TCP port on 127.0.0.1, never the same one twice in this process."""
     for _ in range(500):
@@ -28,11 +43,8 @@ def free_port() -> int:
         with _handed_lock:
             if port in _handed_out:
                 continue
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((LOCALHOST, port))
-            except OSError:
-                continue
+        if _in_use(port):
+            continue
         with _handed_lock:
             _handed_out.add(port)
         return port
@@ -43,14 +55,24 @@ class ThreadedServer:
     """A threaded werkzeug server for one WSGI app; `url` is where it answers."""
 
     def __init__(self, app: Any, port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(
-            LOCALHOST, port or free_port(), app, threaded=True
-        )
+        self._server: BaseWSGIServer = self._bind(app, port)
         self.port: int = self._server.server_port
         self.url = f"http://{LOCALHOST}:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name=f"wsgi-{self.port}", daemon=True
         )
+
+    @staticmethod
+    def _bind(app: Any, port: int) -> BaseWSGIServer:
+        """Bind the given port, or (port 0) a free one, trying another if one was taken."""
+        attempts = 1 if port else 5
+        for attempt in range(attempts):
+            try:
+                return make_server(LOCALHOST, port or free_port(), app, threaded=True)
+            except (OSError, SystemExit):
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def start(self) -> ThreadedServer:
         self._thread.start()

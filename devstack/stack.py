@@ -74,18 +74,21 @@ class DevStack:
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> DevStack:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> DevStack:
         missing = emulators.missing_emulators()
         if missing:
             raise emulators.EmulatorError("emulator files missing: " + ", ".join(missing))
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.firestore = emulators.firestore(log_dir=self.state_dir)
-        self.pubsub = emulators.pubsub(log_dir=self.state_dir)
-        starters = [
-            threading.Thread(target=self.firestore.start),
-            threading.Thread(target=self.pubsub.start),
-        ]
-        for thread in starters:
-            thread.start()
+        # Spawned from this thread (they die with it), then waited for in parallel with the
+        # rest of the start-up.
+        self.firestore = emulators.firestore(log_dir=self.state_dir).spawn()
+        self.pubsub = emulators.pubsub(log_dir=self.state_dir).spawn()
         self.issuer_server = self._serve(self.issuer.wsgi)
         self.relay_server = self._serve(self.relay)
         self.tasks.start()
@@ -93,11 +96,8 @@ class DevStack:
         from devstack.fakes import start_fakes
 
         self.fakes = start_fakes()
-        for thread in starters:
-            thread.join()
-        for emulator in (self.firestore, self.pubsub):
-            if emulator.process is None or emulator.process.poll() is not None:
-                raise emulators.EmulatorError(f"{emulator.name} emulator failed to start")
+        self.firestore.wait_ready()
+        self.pubsub.wait_ready()
         os.environ["FIRESTORE_EMULATOR_HOST"] = self.firestore.host
         os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub.host
         self._create_queues()
@@ -247,6 +247,7 @@ class DevStack:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=emulators.die_with_parent,
             )
         for name in names:
             wait_for_health(self.function_url(name), self._processes[name], timeout)
