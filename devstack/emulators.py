@@ -7,8 +7,8 @@ to java; Pub/Sub from its script, which does), each in its own process group on 
 
 from __future__ import annotations
 
-import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -29,14 +29,13 @@ class EmulatorError(RuntimeError):
     pass
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the parent dies, even if it is killed, so
-    an interrupted test run leaves no emulator behind (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
+def die_with_parent(command: list[str]) -> list[str]:
+    """The command wrapped so that it gets SIGTERM when its parent dies, even if the parent
+    is killed, so an interrupted run leaves no emulator or function behind. Uses util-linux's
+    `setpriv --pdeathsig` (an exec, not a Python `preexec_fn`, which is unsafe in a process
+    with gRPC threads); without it the command runs as is."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *command] if setpriv else command
 
 
 def missing_emulators() -> list[str]:
@@ -62,12 +61,11 @@ class Emulator:
         """Start the process (from the calling thread: it dies with this process's thread)."""
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            self.command,
+            die_with_parent(self.command),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent,
         )
         return self
 

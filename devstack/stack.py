@@ -230,24 +230,25 @@ class DevStack:
         for name in names:
             log_file = (self.state_dir / f"function-{name}.log").open("ab")
             self._processes[name] = subprocess.Popen(
-                [
-                    binary,
-                    "--target",
-                    name,
-                    "--source",
-                    str(ROOT / "functions" / name / "main.py"),
-                    "--host",
-                    LOCALHOST,
-                    "--port",
-                    str(self.function_ports[name]),
-                ],
+                emulators.die_with_parent(
+                    [
+                        binary,
+                        "--target",
+                        name,
+                        "--source",
+                        str(ROOT / "functions" / name / "main.py"),
+                        "--host",
+                        LOCALHOST,
+                        "--port",
+                        str(self.function_ports[name]),
+                    ]
+                ),
                 env=env,
                 cwd=ROOT,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=emulators.die_with_parent,
             )
         for name in names:
             wait_for_health(self.function_url(name), self._processes[name], timeout)
