@@ -23,12 +23,13 @@ from werkzeug.wrappers import Request, Response
 ISSUER = "https://issuer.devstack.local"
 
 
-class LocalIssuer:
-    def __init__(self, issuer: str = ISSUER) -> None:
-        self.issuer = issuer
+class SigningKey:
+    """An RSA key with a self-signed certificate: signs RS256 JWTs, publishes `{kid: PEM}`."""
+
+    def __init__(self, common_name: str = "devstack issuer") -> None:
         self.key_id = uuid.uuid4().hex
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "devstack issuer")])
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = datetime.now(UTC)
         cert = (
             x509.CertificateBuilder()
@@ -47,6 +48,18 @@ class LocalIssuer:
             serialization.NoEncryption(),
         )
         self._signer = crypt.RSASigner.from_string(private_pem, key_id=self.key_id)
+
+    def encode(self, claims: dict[str, Any]) -> str:
+        return jwt.encode(self._signer, claims).decode("ascii")
+
+    def certs(self) -> dict[str, str]:
+        return {self.key_id: self.cert_pem}
+
+
+class LocalIssuer:
+    def __init__(self, issuer: str = ISSUER) -> None:
+        self.issuer = issuer
+        self.key = SigningKey()
 
     def sign(
         self,
@@ -71,10 +84,10 @@ class LocalIssuer:
             "exp": now + lifetime,
             **extra,
         }
-        return jwt.encode(self._signer, payload).decode("ascii")
+        return self.key.encode(payload)
 
     def certs(self) -> dict[str, str]:
-        return {self.key_id: self.cert_pem}
+        return self.key.certs()
 
     def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         """Serves `GET /certs` (what the functions fetch) and `POST /token` (for scripts)."""

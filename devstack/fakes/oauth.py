@@ -28,6 +28,7 @@ from devstack.fakes.google import (
     AccessToken,
     GoogleAccounts,
 )
+from devstack.issuer import SigningKey
 
 __all__ = ["DEFAULT_SCOPES", "FakeGoogleOAuth", "GoogleAccounts"]
 
@@ -101,9 +102,7 @@ class FakeGoogleOAuth(FakeService):
         self.authorizations: list[JSON] = []
         self._codes: dict[str, AuthCode] = {}
         self._consented: set[tuple[str, str]] = set()
-        self._signer: Any = None
-        self._cert_pem = ""
-        self._key_id = ""
+        self._key: SigningKey | None = None
         super().__init__()
         self._add_routes()
 
@@ -123,7 +122,8 @@ class FakeGoogleOAuth(FakeService):
     def certs(self) -> dict[str, str]:
         """The id_token signing certificate, in the format of Google's /oauth2/v1/certs."""
         self._ensure_key()
-        return {self._key_id: self._cert_pem}
+        assert self._key is not None
+        return self._key.certs()
 
     def _reset_state(self) -> None:
         self.accounts.reset()
@@ -365,7 +365,6 @@ class FakeGoogleOAuth(FakeService):
         return body
 
     def _id_token(self, access: AccessToken, client_id: str, nonce: str | None) -> str:
-        from google.auth import jwt
 
         self._ensure_key()
         account = self.accounts.add(access.email)
@@ -384,43 +383,12 @@ class FakeGoogleOAuth(FakeService):
         }
         if nonce:
             claims["nonce"] = nonce
-        token: bytes = jwt.encode(self._signer, claims)  # type: ignore[no-untyped-call]
-        return token.decode("ascii")
+        assert self._key is not None
+        return self._key.encode(claims)
 
     def _ensure_key(self) -> None:
-        if self._signer is not None:
-            return
-        from datetime import UTC, datetime, timedelta
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-        from google.auth import crypt
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake accounts.google.com")])
-        now = datetime.now(UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=30))
-            .sign(key, hashes.SHA256())
-        )
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        self._key_id = secrets.token_hex(20)
-        self._cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-        self._signer = crypt.RSASigner.from_string(  # type: ignore[no-untyped-call]
-            pem, key_id=self._key_id
-        )
+        if self._key is None:
+            self._key = SigningKey("fake accounts.google.com")
 
     def _revoke(self) -> ViewResult:
         token = request.values.get("token", "")
