@@ -372,3 +372,24 @@ def test_property_names_with_dots_are_kept_whole(hub, webhook):
     assert _post(webhook, [later]).status_code == 200
     contact = _db(hub).document("crm_objects/62515-contact-670").get().to_dict()
     assert contact["properties"]["utm.source"]["value"] == "webinar"
+
+
+def test_legacy_v1_signature_is_accepted_only_when_enabled(local):
+    """Older workflow webhooks sign with v1 (SHA-256 of secret + body)."""
+    import hashlib
+
+    SecretStore(local.project, local.secrets.address).write("hubspot-client-secret", SECRET)
+    _tasks_client(local).pause_queue(name=_draft_queue(local))
+    server = serve_function(
+        "hubspot_webhook", SOURCE, _env(local, HUBSPOT_ACCEPT_LEGACY_SIGNATURES="true")
+    )
+    try:
+        raw = body_of(form_submission(720, "legacy@northwind.example"))
+        good = hashlib.sha256(SECRET.encode() + raw).hexdigest()
+        bad = hashlib.sha256(b"wrong" + raw).hexdigest()
+        for signature, expected in ((bad, 401), (good, 200)):
+            headers = {"X-HubSpot-Signature": signature, "X-HubSpot-Signature-Version": "v1"}
+            assert _post(server, body=raw, headers=headers).status_code == expected
+        assert len(_workflows(local)) == 1
+    finally:
+        server.stop()
