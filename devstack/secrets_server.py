@@ -16,7 +16,6 @@ import re
 import secrets
 import signal
 import threading
-from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,8 @@ from typing import Any, TypeVar
 import grpc
 from google.cloud import secretmanager_v1 as sm
 from google.protobuf import empty_pb2
+
+from devstack.grpc_service import RpcFailure, unary
 
 log = logging.getLogger("devstack.secrets")
 
@@ -61,15 +62,6 @@ def crc32c(data: bytes) -> int:
     for byte in data:
         crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
     return crc ^ 0xFFFFFFFF
-
-
-class RpcFailure(Exception):
-    """Raised by an RPC implementation; the handler turns it into a gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _now() -> datetime:
@@ -387,58 +379,35 @@ class SecretManagerServer:
         empty = empty_pb2.Empty.SerializeToString
         version = sm.SecretVersion.serialize
         methods: dict[str, grpc.RpcMethodHandler] = {
-            "CreateSecret": _unary(self.create_secret, sm.CreateSecretRequest, sm.Secret.serialize),
-            "GetSecret": _unary(self.get_secret, sm.GetSecretRequest, sm.Secret.serialize),
-            "ListSecrets": _unary(
+            "CreateSecret": unary(self.create_secret, sm.CreateSecretRequest, sm.Secret.serialize),
+            "GetSecret": unary(self.get_secret, sm.GetSecretRequest, sm.Secret.serialize),
+            "ListSecrets": unary(
                 self.list_secrets, sm.ListSecretsRequest, sm.ListSecretsResponse.serialize
             ),
-            "DeleteSecret": _unary(self.delete_secret, sm.DeleteSecretRequest, empty),
-            "AddSecretVersion": _unary(
-                self.add_secret_version, sm.AddSecretVersionRequest, version
-            ),
-            "GetSecretVersion": _unary(
-                self.get_secret_version, sm.GetSecretVersionRequest, version
-            ),
-            "ListSecretVersions": _unary(
+            "DeleteSecret": unary(self.delete_secret, sm.DeleteSecretRequest, empty),
+            "AddSecretVersion": unary(self.add_secret_version, sm.AddSecretVersionRequest, version),
+            "GetSecretVersion": unary(self.get_secret_version, sm.GetSecretVersionRequest, version),
+            "ListSecretVersions": unary(
                 self.list_secret_versions,
                 sm.ListSecretVersionsRequest,
                 sm.ListSecretVersionsResponse.serialize,
             ),
-            "AccessSecretVersion": _unary(
+            "AccessSecretVersion": unary(
                 self.access_secret_version,
                 sm.AccessSecretVersionRequest,
                 sm.AccessSecretVersionResponse.serialize,
             ),
-            "DisableSecretVersion": _unary(
+            "DisableSecretVersion": unary(
                 self.disable_secret_version, sm.DisableSecretVersionRequest, version
             ),
-            "EnableSecretVersion": _unary(
+            "EnableSecretVersion": unary(
                 self.enable_secret_version, sm.EnableSecretVersionRequest, version
             ),
-            "DestroySecretVersion": _unary(
+            "DestroySecretVersion": unary(
                 self.destroy_secret_version, sm.DestroySecretVersionRequest, version
             ),
         }
         return grpc.method_handlers_generic_handler(SERVICE, methods)
-
-
-def _unary(
-    impl: Callable[[Any], Any], request_type: Any, serialize: Callable[[Any], bytes]
-) -> grpc.RpcMethodHandler:
-    """A unary handler that maps RpcFailure to its status and anything else to INTERNAL."""
-
-    def handle(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return impl(request)
-        except RpcFailure as exc:
-            context.abort(exc.code, exc.message)
-        except Exception as exc:
-            log.exception("%s failed", getattr(impl, "__name__", impl))
-            context.abort(grpc.StatusCode.INTERNAL, repr(exc))
-
-    return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=request_type.deserialize, response_serializer=serialize
-    )
 
 
 def main(argv: list[str] | None = None) -> None:

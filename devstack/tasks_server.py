@@ -35,6 +35,8 @@ from google.cloud import tasks_v2
 from google.protobuf import empty_pb2
 from google.rpc import code_pb2, status_pb2
 
+from devstack.grpc_service import RpcFailure, unary
+
 log = logging.getLogger("devstack.tasks")
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
@@ -55,15 +57,6 @@ _LOCATION_NAME = re.compile(r"^projects/[^/]+/locations/[^/]+$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{1,500}$")
 _BODY_METHODS = {tasks_v2.HttpMethod.POST, tasks_v2.HttpMethod.PUT, tasks_v2.HttpMethod.PATCH}
 _DROPPED_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
-
-
-class RpcFailure(Exception):
-    """Raised by an RPC implementation; the handler turns it into a gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -902,42 +895,23 @@ class CloudTasksServer:
         t = tasks_v2
         empty = empty_pb2.Empty.SerializeToString
         methods: dict[str, grpc.RpcMethodHandler] = {
-            "CreateQueue": _unary(self.create_queue, t.CreateQueueRequest, t.Queue.serialize),
-            "GetQueue": _unary(self.get_queue, t.GetQueueRequest, t.Queue.serialize),
-            "ListQueues": _unary(
+            "CreateQueue": unary(self.create_queue, t.CreateQueueRequest, t.Queue.serialize),
+            "GetQueue": unary(self.get_queue, t.GetQueueRequest, t.Queue.serialize),
+            "ListQueues": unary(
                 self.list_queues, t.ListQueuesRequest, t.ListQueuesResponse.serialize
             ),
-            "UpdateQueue": _unary(self.update_queue, t.UpdateQueueRequest, t.Queue.serialize),
-            "DeleteQueue": _unary(self.delete_queue, t.DeleteQueueRequest, empty),
-            "PurgeQueue": _unary(self.purge_queue, t.PurgeQueueRequest, t.Queue.serialize),
-            "PauseQueue": _unary(self.pause_queue, t.PauseQueueRequest, t.Queue.serialize),
-            "ResumeQueue": _unary(self.resume_queue, t.ResumeQueueRequest, t.Queue.serialize),
-            "CreateTask": _unary(self.create_task, t.CreateTaskRequest, t.Task.serialize),
-            "GetTask": _unary(self.get_task, t.GetTaskRequest, t.Task.serialize),
-            "ListTasks": _unary(self.list_tasks, t.ListTasksRequest, t.ListTasksResponse.serialize),
-            "DeleteTask": _unary(self.delete_task, t.DeleteTaskRequest, empty),
-            "RunTask": _unary(self.run_task, t.RunTaskRequest, t.Task.serialize),
+            "UpdateQueue": unary(self.update_queue, t.UpdateQueueRequest, t.Queue.serialize),
+            "DeleteQueue": unary(self.delete_queue, t.DeleteQueueRequest, empty),
+            "PurgeQueue": unary(self.purge_queue, t.PurgeQueueRequest, t.Queue.serialize),
+            "PauseQueue": unary(self.pause_queue, t.PauseQueueRequest, t.Queue.serialize),
+            "ResumeQueue": unary(self.resume_queue, t.ResumeQueueRequest, t.Queue.serialize),
+            "CreateTask": unary(self.create_task, t.CreateTaskRequest, t.Task.serialize),
+            "GetTask": unary(self.get_task, t.GetTaskRequest, t.Task.serialize),
+            "ListTasks": unary(self.list_tasks, t.ListTasksRequest, t.ListTasksResponse.serialize),
+            "DeleteTask": unary(self.delete_task, t.DeleteTaskRequest, empty),
+            "RunTask": unary(self.run_task, t.RunTaskRequest, t.Task.serialize),
         }
         return grpc.method_handlers_generic_handler(SERVICE, methods)
-
-
-def _unary(
-    impl: Callable[[Any], Any], request_type: Any, serialize: Callable[[Any], bytes]
-) -> grpc.RpcMethodHandler:
-    """A unary handler that maps RpcFailure to its status and anything else to INTERNAL."""
-
-    def handle(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return impl(request)
-        except RpcFailure as exc:
-            context.abort(exc.code, exc.message)
-        except Exception as exc:
-            log.exception("%s failed", getattr(impl, "__name__", impl))
-            context.abort(grpc.StatusCode.INTERNAL, repr(exc))
-
-    return grpc.unary_unary_rpc_method_handler(
-        handle, request_deserializer=request_type.deserialize, response_serializer=serialize
-    )
 
 
 def serve_forever(server: CloudTasksServer, port: int) -> None:
