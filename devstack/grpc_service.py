@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -38,3 +38,18 @@ def unary(
     return grpc.unary_unary_rpc_method_handler(
         handle, request_deserializer=request_type.deserialize, response_serializer=serialize
     )
+
+
+_T = TypeVar("_T")
+
+
+def paginate(
+    items: list[_T], page_size: int, page_token: str, default_size: int
+) -> tuple[list[_T], str]:
+    """One page of a list RPC; the token is the next offset ("" when there is no more)."""
+    try:
+        start = int(page_token) if page_token else 0
+    except ValueError:
+        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "bad page_token") from None
+    end = start + (page_size if page_size > 0 else default_size)
+    return items[start:end], (str(end) if end < len(items) else "")

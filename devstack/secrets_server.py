@@ -19,13 +19,13 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from google.cloud import secretmanager_v1 as sm
 from google.protobuf import empty_pb2
 
-from devstack.grpc_service import RpcFailure, unary
+from devstack.grpc_service import RpcFailure, paginate, unary
 
 log = logging.getLogger("devstack.secrets")
 
@@ -87,19 +87,6 @@ class _Version:
 class _Secret:
     proto: sm.Secret
     versions: list[_Version] = field(default_factory=list)
-
-
-_T = TypeVar("_T")
-
-
-def _page(items: list[_T], page_size: int, page_token: str) -> tuple[list[_T], str]:
-    try:
-        start = int(page_token) if page_token else 0
-    except ValueError:
-        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "bad page_token") from None
-    size = page_size if page_size > 0 else 25000
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else "")
 
 
 def _filter_terms(expression: str) -> list[tuple[str, str]]:
@@ -217,7 +204,7 @@ class SecretManagerServer:
                 and "/" not in name[len(prefix) :]
                 and all(value in name for _, value in terms)
             ]
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, 25000)
         return sm.ListSecretsResponse(secrets=page, next_page_token=token, total_size=len(found))
 
     def delete_secret(self, request: sm.DeleteSecretRequest) -> empty_pb2.Empty:
@@ -266,7 +253,7 @@ class SecretManagerServer:
                     for key, value in terms
                 )
             ]
-        page, token = _page(found, request.page_size, request.page_token)
+        page, token = paginate(found, request.page_size, request.page_token, 25000)
         return sm.ListSecretVersionsResponse(
             versions=page, next_page_token=token, total_size=len(found)
         )

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import grpc
@@ -35,7 +35,7 @@ from google.cloud import tasks_v2
 from google.protobuf import empty_pb2
 from google.rpc import code_pb2, status_pb2
 
-from devstack.grpc_service import RpcFailure, unary
+from devstack.grpc_service import RpcFailure, paginate, unary
 
 log = logging.getLogger("devstack.tasks")
 
@@ -256,19 +256,6 @@ def check_local_url(url: str) -> None:
         )
 
 
-_T = TypeVar("_T")
-
-
-def _page(items: list[_T], page_size: int, page_token: str) -> tuple[list[_T], str]:
-    try:
-        start = int(page_token) if page_token else 0
-    except ValueError:
-        raise RpcFailure(grpc.StatusCode.INVALID_ARGUMENT, "bad page_token") from None
-    size = page_size if page_size > 0 else 1000
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else "")
-
-
 class CloudTasksServer:
     """Cloud Tasks v2 over gRPC on 127.0.0.1, dispatching HTTP tasks to local targets."""
 
@@ -394,7 +381,7 @@ class CloudTasksServer:
         prefix = request.parent + "/queues/"
         with self._cond:
             queues = [self._queue_proto(q) for n, q in self._queues.items() if n.startswith(prefix)]
-        page, token = _page(queues, request.page_size, request.page_token)
+        page, token = paginate(queues, request.page_size, request.page_token, 1000)
         return tasks_v2.ListQueuesResponse(queues=page, next_page_token=token)
 
     def update_queue(self, request: tasks_v2.UpdateQueueRequest) -> tasks_v2.Queue:
@@ -521,7 +508,7 @@ class CloudTasksServer:
                 for t in self._tasks.values()
                 if t.queue == queue.name
             ]
-        page, token = _page(tasks, request.page_size, request.page_token)
+        page, token = paginate(tasks, request.page_size, request.page_token, 1000)
         return tasks_v2.ListTasksResponse(tasks=page, next_page_token=token)
 
     def delete_task(self, request: tasks_v2.DeleteTaskRequest) -> empty_pb2.Empty:
