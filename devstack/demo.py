@@ -18,6 +18,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 from devstack import seed
 from devstack.stack import FUNCTIONS, GMAIL_TOPIC, LOCATION, QUEUES, DevStack, running_stack
+from shared.domain.gmail_history import token_secret_name
 
 BOLD, DIM, GREEN, RED, RESET = "\033[1m", "\033[2m", "\033[32m", "\033[31m", "\033[0m"
 
@@ -113,7 +114,7 @@ def check_every_part(stack: DevStack) -> bool:
     oauth = stack.fakes["oauth"][0]
     mailbox = GmailMailbox(
         user_credentials(
-            secrets.read("gmail-refresh-maya-brightline-example"),
+            secrets.read(token_secret_name(seed.REP_EMAIL)),
             client_id=oauth.client_id or "demo-client",
             client_secret=oauth.client_secret or "demo-secret",
             token_uri=f"{stack.fake_url('oauth')}/token",

@@ -7,6 +7,7 @@ an open deal. Secret Manager holds the HubSpot app secret and token and Maya's G
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -149,9 +150,18 @@ def seed_gmail(gmail: Any) -> None:
         gmail.deliver(REP_EMAIL, reply, labels=("SENT",), internal_date=start + index * DAY + 3600)
 
 
-def seed(stack: Any) -> dict[str, Any]:
-    """Seed every fake and Secret Manager; returns what the demo needs to refer to."""
+def settings_for(stack: Any) -> Any:
+    """Settings as the functions of this stack see them (from its env, not os.environ)."""
+    from shared.config import Settings
+
+    return Settings(**{name.lower(): value for name, value in stack.env().items()})
+
+
+def seed(stack: Any, *, connect: bool = True) -> dict[str, Any]:
+    """Seed every fake and Secret Manager, and connect Maya's mailbox (cursor and watch), as
+    the connections page would. Returns what the demo needs to refer to."""
     from shared.adapters.secrets import SecretStore
+    from shared.domain.gmail_history import token_secret_name
 
     hubspot, _ = stack.fakes["hubspot"]
     hubspot.seed(hubspot_data())
@@ -162,5 +172,25 @@ def seed(stack: Any) -> dict[str, Any]:
     secrets = SecretStore(stack.project, stack.secrets.address)
     secrets.write("hubspot-client-secret", HUBSPOT_CLIENT_SECRET)
     secrets.write("hubspot-access-token", next(iter(hubspot.tokens)))
-    secrets.write("gmail-refresh-maya-brightline-example", refresh_token)
+    secrets.write(
+        "google-oauth-client",
+        json.dumps(
+            {
+                "client_id": oauth.client_id or "demo-client",
+                "client_secret": oauth.client_secret or "demo-secret",
+            }
+        ),
+    )
+    secrets.write(token_secret_name(REP_EMAIL), refresh_token)
+    if connect:
+        connect_mailbox(stack, REP_EMAIL)
     return {"rep": REP_EMAIL, "prospects": PROSPECTS}
+
+
+def connect_mailbox(stack: Any, email: str) -> dict[str, Any]:
+    """Register a mailbox whose token is stored: cursor from now, watch on the topic."""
+    from shared.runtime import Runtime
+    from shared.services.mail_wiring import GmailServices
+
+    services = GmailServices(Runtime(settings_for(stack)))
+    return services.mailboxes.connect(email)

@@ -45,6 +45,7 @@ GMAIL_TOPIC = "gmail-notifications"
 GMAIL_SUBSCRIPTION = "gmail-push"
 TASKS_INVOKER = "tasks-invoker@demo-local.iam.gserviceaccount.com"
 PUSH_INVOKER = "gmail-push@demo-local.iam.gserviceaccount.com"
+SCHEDULER_INVOKER = "scheduler-invoker@demo-local.iam.gserviceaccount.com"
 LOCATION = "europe-west1"
 
 log = logging.getLogger("devstack")
@@ -151,6 +152,8 @@ class DevStack:
             "OIDC_ISSUERS": self.issuer.issuer,
             "PUBSUB_PUSH_AUDIENCE": self.push_audience,
             "PUBSUB_PUSH_SERVICE_ACCOUNT": PUSH_INVOKER,
+            "GMAIL_TOPIC": f"projects/{self.project}/topics/{GMAIL_TOPIC}",
+            "SCHEDULER_INVOKER_EMAIL": SCHEDULER_INVOKER,
             "GOOGLE_OAUTH_TOKEN_URI": f"{self.fake_url('oauth')}/token",
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),

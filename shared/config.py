@@ -125,6 +125,60 @@ class Settings(BaseSettings):
         "(comma-separated; empty for none).",
     )
 
+    # --- Gmail intake and maintenance --------------------------------------------------
+    google_oauth_client_secret_id: str = Field(
+        "google-oauth-client",
+        description="Secret Manager secret holding the Google OAuth client as JSON "
+        '`{"client_id", "client_secret"}` (used to refresh each mailbox\'s token).',
+    )
+    gmail_topic: str = Field(
+        "",
+        description="Pub/Sub topic `projects/P/topics/T` that `users.watch` publishes to.",
+    )
+    internal_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="The team's own mail domains (comma-separated); each mailbox's domain "
+        "counts as internal too.",
+    )
+    gmail_resync_max_messages: int = Field(
+        500, ge=1, le=5000, description="Most messages one 404 resync reads back."
+    )
+    gmail_resync_max_days: int = Field(
+        30, ge=1, le=60, description="Longest span a 404 resync looks back over."
+    )
+    gmail_sync_lease_seconds: int = Field(
+        120,
+        ge=10,
+        le=900,
+        description="How long one sync may hold a mailbox before another "
+        "may take over (a crashed sync's lease simply expires).",
+    )
+    gmail_poll_after_hours: float = Field(
+        6.0, gt=0, description="Maintenance polls a mailbox that had no push for this long."
+    )
+    gmail_watch_renew_after_hours: float = Field(
+        20.0, gt=0, description="Maintenance renews a watch older than this (Gmail: 7 days)."
+    )
+    auto_reply_defer_days: int = Field(
+        5, ge=1, le=60, description="How far an out-of-office reply pushes the next follow-up."
+    )
+    scheduler_invoker_email: str = Field(
+        "scheduler-invoker@local.invalid",
+        description="Service account whose OIDC token Cloud Scheduler sends to `maintenance`.",
+    )
+    hubspot_access_token_id: str = Field(
+        "hubspot-access-token",
+        description="Secret Manager secret holding the HubSpot private-app access token.",
+    )
+    openai_api_key_id: str = Field(
+        "openai-api-key",
+        description="Secret Manager secret holding the OpenAI API key; absent or empty means "
+        "offline (rules instead of the LLM).",
+    )
+    openai_intent_model: str = Field(
+        "gpt-4.1-mini", description="Model that reads the intent of a prospect's reply."
+    )
+
     # --- outside services' endpoints ----------------------------------------------------
     google_oauth_token_uri: str = Field(
         "https://oauth2.googleapis.com/token", description="Google OAuth token endpoint."
@@ -154,7 +208,9 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Longest wait between two attempts (Retry-After is capped)."
     )
 
-    @field_validator("oidc_issuers", "hubspot_start_lifecycle_stages", mode="before")
+    @field_validator(
+        "oidc_issuers", "hubspot_start_lifecycle_stages", "internal_domains", mode="before"
+    )
     @classmethod
     def _split_issuers(cls, value: object) -> object:
         if isinstance(value, str):

@@ -70,6 +70,10 @@ class PermanentExternalError(AppError):
     retryable = False
 
 
+class AuthorizationRefused(PermanentExternalError):
+    """The stored grant itself was refused (revoked, expired, replaced): reconnecting fixes it."""
+
+
 class NotImplementedYet(AppError):
     """A route whose capability has not landed yet (answers 501, never pretends to work)."""
 

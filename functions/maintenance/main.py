@@ -1,9 +1,8 @@
 """Cloud Function `maintenance`.
 
-Cloud Scheduler target: renews Gmail watches, polls silent mailboxes, reports lapsed
-connections.
-
-Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
+Cloud Scheduler's target (hourly): renews each mailbox's Gmail watch once a day, polls any
+mailbox whose pushes went quiet, and records lapsed or failing watches for the operator page.
+Only the scheduler's service account (or Cloud Tasks') may call it.
 """
 
 from __future__ import annotations
@@ -14,12 +13,14 @@ import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest, NotImplementedYet
+from shared.errors import BadRequest
 from shared.runtime import Runtime
-from shared.web import entrypoint, verify_task_caller
+from shared.services.mail_wiring import GmailServices
+from shared.web import entrypoint
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+SERVICES = GmailServices(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_maintenance
 
 
@@ -28,5 +29,9 @@ _AUDIENCE = SETTINGS.function_url_maintenance
 def maintenance(request: flask.Request) -> Any:
     if request.method != "POST":
         raise BadRequest("use POST")
-    verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
-    raise NotImplementedYet("maintenance: this step lands with its own issue")
+    RUNTIME.verifier.verify(
+        request.headers.get("Authorization"),
+        audience=_AUDIENCE,
+        allowed_emails=(SETTINGS.scheduler_invoker_email, SETTINGS.tasks_invoker_email),
+    )
+    return SERVICES.mailboxes.run_maintenance().as_json()

@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.adapters.retry import RetryAdvice, call_with_retries, parse_retry_after
-from shared.errors import NotFound, PermanentExternalError, TransientError
+from shared.errors import (
+    AuthorizationRefused,
+    NotFound,
+    PermanentExternalError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -105,6 +110,7 @@ class GmailMailbox:
         return self.service.users()
 
     def _execute(self, request_factory: Callable[[], Any], what: str) -> Any:
+        from google.auth import exceptions as google_auth_exceptions
         from googleapiclient.errors import HttpError
 
         kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
@@ -121,7 +127,11 @@ class GmailMailbox:
             status = int(exc.resp.status)
             if status == 404:
                 raise NotFound(f"gmail {what}: not found") from None
-            if status in (401, 403) and not (_error_reasons(exc) & _RATE_REASONS):
+            if status == 401:
+                raise AuthorizationRefused(
+                    f"gmail {what}: the mailbox's authorization was refused", detail="401"
+                ) from None
+            if status == 403 and not (_error_reasons(exc) & _RATE_REASONS):
                 raise PermanentExternalError(
                     f"gmail {what}: access refused",
                     detail=",".join(sorted(_error_reasons(exc) & _PERMANENT_REASONS))
@@ -130,6 +140,15 @@ class GmailMailbox:
             raise TransientError(f"gmail {what}: failed ({status})") from None
         except (TimeoutError, ConnectionError) as exc:
             raise TransientError(f"gmail {what}: {type(exc).__name__}") from None
+        except google_auth_exceptions.RefreshError as exc:
+            if getattr(exc, "retryable", False):
+                raise TransientError(f"gmail {what}: token refresh failed") from None
+            raise AuthorizationRefused(
+                f"gmail {what}: the mailbox's authorization was refused",
+                detail="token refresh refused (revoked or expired grant)",
+            ) from None
+        except google_auth_exceptions.TransportError:
+            raise TransientError(f"gmail {what}: token endpoint unreachable") from None
 
     # --- reading ----------------------------------------------------------------------
     def profile(self) -> dict[str, Any]:

@@ -1,0 +1,698 @@
+"""One Gmail message, recorded once, and what it changes: the route's effects on workflows.
+
+`MailIntake.record` parses and routes a fetched message, asks HubSpot whether an unknown
+sender is a contact and the intent classifier what a prospect's reply wants (both outside any
+transaction), then applies everything in one Firestore transaction that starts by creating
+nothing if the message's dedupe record already exists. Tasks are enqueued after the commit,
+under names derived from the workflow and version; the message record keeps `effects_done`
+false until they are, so a sync that sees the message again finishes the job instead of
+skipping it.
+
+Effects by route (the route itself is decided in `shared.domain.routing`):
+
+- prospect reply: the thread's open workflow, else the sender's open workflow, advances (a new
+  version, back to `queued`; any pending draft and any scheduled follow-up belong to the old
+  version and are stale), or a new workflow opens; a `draft` task is queued either way.
+- rep sent: the thread's workflow records that the rep answered (new version, so any pending
+  draft is stale); the text becomes a pending voice sample. Mail we sent ourselves (our own
+  Message-ID) changes nothing.
+- auto-reply: the next follow-up waits (`nurture.resume_after`); no draft.
+- bounce: the address is suppressed and its workflow blocked.
+- unsubscribe: the address is suppressed and every open workflow of the contact closed.
+- newsletters, internal mail, unknown senders: recorded only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from shared.adapters.store import Store
+from shared.adapters.tasks import TaskQueue, task_id
+from shared.domain.gmail_history import message_doc_id, readable, thread_doc_id
+from shared.domain.intent import Intent, IntentResult, classify_intent_rules
+from shared.domain.mail import ParsedMessage, parse_message
+from shared.domain.outbound import is_our_message_id
+from shared.domain.routing import Route, RoutingContext, RoutingDecision, route
+from shared.domain.workflow import Source, WorkflowState, is_open
+
+log = logging.getLogger(__name__)
+
+MESSAGES = "gmail_messages"
+THREADS = "threads"
+WORKFLOWS = "workflows"
+SUPPRESSIONS = "suppressions"
+VOICE_SAMPLES = "voice_samples"
+MAX_STORED_TEXT = 20_000
+UNSUBSCRIBE_INTENT_CONFIDENCE = 0.6
+
+
+class ContactInfo(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def owner_id(self) -> str | None: ...
+
+
+class ContactLookup(Protocol):
+    def find_by_email(self, email: str) -> ContactInfo | None: ...
+
+
+class IntentReader(Protocol):
+    def classify(self, new_text: str, subject: str) -> IntentResult: ...
+
+
+class RulesIntent:
+    def classify(self, new_text: str, subject: str) -> IntentResult:
+        return classify_intent_rules(new_text, subject)
+
+
+class Outcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    REPAIRED = "repaired"  # seen before with its task not yet queued; queued now
+    SKIPPED = "skipped"  # not an inbound or sent message (a draft, spam, trash)
+
+
+@dataclass(frozen=True)
+class DraftTarget:
+    queue: str
+    url: str
+
+
+@dataclass(frozen=True)
+class FetchedMessage:
+    mailbox: str
+    gmail_id: str
+    thread_id: str
+    labels: frozenset[str]
+    internal_date_ms: int | None
+    raw: bytes
+
+
+@dataclass
+class Recorded:
+    outcome: Outcome
+    route: str | None = None
+    workflow_id: str | None = None
+    draft_task: str | None = None
+
+
+@dataclass
+class _Plan:
+    """What one transaction decided; enough to run the post-commit effects."""
+
+    decision: RoutingDecision
+    intent: IntentResult | None
+    workflow_id: str | None = None
+    version: int | None = None
+    opened: bool = False
+    draft_task: str | None = None
+    changes: list[str] = field(default_factory=list)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _short_hash(*parts: str, length: int = 24) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+def workflow_id_for_message(mailbox: str, gmail_id: str) -> str:
+    return f"wf-{_short_hash('gmail', mailbox, gmail_id)}"
+
+
+class MailIntake:
+    def __init__(
+        self,
+        store: Store,
+        tasks: TaskQueue,
+        draft: DraftTarget,
+        *,
+        contacts: ContactLookup | None = None,
+        intent: IntentReader | None = None,
+        internal_domains: Iterable[str] = (),
+        auto_reply_defer: timedelta = timedelta(days=5),
+    ) -> None:
+        self.store = store
+        self.tasks = tasks
+        self.draft = draft
+        self.contacts = contacts
+        self.intent: IntentReader = intent or RulesIntent()
+        self.internal_domains = frozenset(d.lower().lstrip("@") for d in internal_domains)
+        self.auto_reply_defer = auto_reply_defer
+
+    # --- public -------------------------------------------------------------------------
+    def message_ref(self, mailbox: str, gmail_id: str) -> Any:
+        return self.store.db.collection(MESSAGES).document(message_doc_id(mailbox, gmail_id))
+
+    def repair(self, snapshot: Any) -> Recorded:
+        """A message recorded earlier: queue its task if the earlier run died before that."""
+        data = snapshot.to_dict() or {}
+        effects = data.get("effects") or {}
+        task = effects.get("draft_task")
+        if effects.get("done", True) or not task:
+            return Recorded(Outcome.DUPLICATE, data.get("route"), data.get("workflow_id"), task)
+        self._enqueue_draft(task, str(data["workflow_id"]), int(effects["version"]))
+        snapshot.reference.update({"effects.done": True})
+        return Recorded(Outcome.REPAIRED, data.get("route"), data.get("workflow_id"), task)
+
+    def record(self, message: FetchedMessage) -> Recorded:
+        if not readable(message.labels):
+            return Recorded(Outcome.SKIPPED)
+        parsed = parse_message(message.raw)
+        thread_ref = self.store.db.collection(THREADS).document(
+            thread_doc_id(message.mailbox, message.thread_id)
+        )
+        thread = thread_ref.get()
+        thread_workflow = thread.get("workflow_id") if thread.exists else None
+        decision = route(parsed, self._context(message, thread_workflow, False))
+        contact = self._lookup_contact(decision)
+        if contact is not None:
+            decision = route(parsed, self._context(message, thread_workflow, True))
+        intent = self._intent(parsed, decision)
+        decision = self._escalate(decision, intent)
+
+        def apply(transaction: Any) -> tuple[_Plan | None, Any]:
+            return self._apply(transaction, message, parsed, thread_ref, decision, intent, contact)
+
+        plan, existing = self.store.run_transaction(apply)
+        if plan is None:
+            return self.repair(existing)
+        if plan.draft_task and plan.workflow_id and plan.version:
+            self._enqueue_draft(plan.draft_task, plan.workflow_id, plan.version)
+            self.message_ref(message.mailbox, message.gmail_id).update({"effects.done": True})
+        log.info(
+            "message routed",
+            extra={
+                "fields": {
+                    "mailbox": message.mailbox,
+                    "gmail_id": message.gmail_id,
+                    "route": plan.decision.route.value,
+                    "workflow_id": plan.workflow_id,
+                    "changes": plan.changes,
+                }
+            },
+        )
+        return Recorded(
+            Outcome.RECORDED, plan.decision.route.value, plan.workflow_id, plan.draft_task
+        )
+
+    # --- deciding (outside the transaction) ---------------------------------------------
+    def _context(
+        self, message: FetchedMessage, workflow_id: str | None, is_contact: bool
+    ) -> RoutingContext:
+        domain = message.mailbox.rpartition("@")[2]
+        return RoutingContext(
+            mailbox_email=message.mailbox,
+            internal_domains=self.internal_domains | {domain},
+            workflow_id=workflow_id,
+            sender_is_contact=is_contact,
+            labels=message.labels,
+        )
+
+    def _lookup_contact(self, decision: RoutingDecision) -> ContactInfo | None:
+        if self.contacts is None or decision.sender is None:
+            return None
+        if decision.route not in (Route.UNKNOWN_SENDER, Route.PROSPECT_REPLY):
+            return None
+        return self.contacts.find_by_email(decision.sender)
+
+    def _intent(self, parsed: ParsedMessage, decision: RoutingDecision) -> IntentResult | None:
+        if decision.route is not Route.PROSPECT_REPLY:
+            return None
+        return self.intent.classify(parsed.new_text or parsed.text, parsed.subject)
+
+    @staticmethod
+    def _escalate(decision: RoutingDecision, intent: IntentResult | None) -> RoutingDecision:
+        """The classifier heard a request to stop that the wording rules missed: honour it."""
+        if (
+            intent is not None
+            and intent.intent is Intent.UNSUBSCRIBE
+            and intent.confidence >= UNSUBSCRIBE_INTENT_CONFIDENCE
+        ):
+            return replace(
+                decision,
+                route=Route.UNSUBSCRIBE,
+                reasons=(*decision.reasons, f"intent ({intent.source}): unsubscribe"),
+            )
+        return decision
+
+    # --- applying (inside the transaction) ----------------------------------------------
+    def _apply(
+        self,
+        transaction: Any,
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        thread_ref: Any,
+        decision: RoutingDecision,
+        intent: IntentResult | None,
+        contact: ContactInfo | None,
+    ) -> tuple[_Plan | None, Any]:
+        msg_ref = self.message_ref(message.mailbox, message.gmail_id)
+        existing = msg_ref.get(transaction=transaction)
+        if existing.exists:
+            return None, existing
+        thread = thread_ref.get(transaction=transaction)
+        thread_workflow = thread.get("workflow_id") if thread.exists else None
+        if thread_workflow != decision.workflow_id:
+            # The thread was claimed meanwhile: decide again with what is true now.
+            decision = self._escalate(
+                route(parsed, self._context(message, thread_workflow, contact is not None)),
+                intent,
+            )
+            if decision.route is Route.PROSPECT_REPLY and intent is None:
+                intent = classify_intent_rules(parsed.new_text or parsed.text, parsed.subject)
+        workflows = self._read_workflows(transaction, thread_workflow, decision, contact)
+        plan = _Plan(decision, intent)
+        now = _now()
+        writes: list[tuple[str, Any, dict[str, Any]]] = []
+        handler = {
+            Route.PROSPECT_REPLY: self._prospect_reply,
+            Route.REP_SENT: self._rep_sent,
+            Route.AUTO_REPLY: self._auto_reply,
+            Route.BOUNCE: self._bounce,
+            Route.UNSUBSCRIBE: self._unsubscribe,
+        }.get(decision.route)
+        if handler is not None:
+            handler(plan, writes, message, parsed, workflows, contact, now)
+        record = self._message_record(message, parsed, plan, contact, now)
+        transaction.create(msg_ref, record)
+        for kind, ref, data in writes:
+            if kind == "create":
+                transaction.create(ref, data)
+            elif kind == "set":
+                transaction.set(ref, data, merge=True)
+            else:
+                transaction.update(ref, data)
+        if plan.workflow_id and decision.route is Route.PROSPECT_REPLY:
+            transaction.set(
+                thread_ref,
+                {
+                    "mailbox": message.mailbox,
+                    "thread_id": message.thread_id,
+                    "workflow_id": plan.workflow_id,
+                    "updated_at": now,
+                },
+                merge=True,
+            )
+        return plan, None
+
+    def _read_workflows(
+        self,
+        transaction: Any,
+        thread_workflow: str | None,
+        decision: RoutingDecision,
+        contact: ContactInfo | None,
+    ) -> list[Any]:
+        """The thread's workflow first, then the person's open workflows (newest first)."""
+        db = self.store.db
+        found: dict[str, Any] = {}
+        if thread_workflow:
+            snap = db.collection(WORKFLOWS).document(thread_workflow).get(transaction=transaction)
+            if snap.exists:
+                found[snap.id] = snap
+        person = decision.bounced_address or decision.sender
+        if decision.route in (Route.REP_SENT, Route.INTERNAL) or person is None:
+            return list(found.values())
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        workflows = db.collection(WORKFLOWS)
+        queries = [workflows.where(filter=FieldFilter("contact_email", "==", person)).limit(20)]
+        if contact is not None:
+            queries.append(
+                workflows.where(filter=FieldFilter("contact_id", "==", contact.id)).limit(20)
+            )
+        others: list[Any] = []
+        for query in queries:
+            for snap in transaction.get(query):
+                if snap.id not in found and is_open(snap.get("state")):
+                    found[snap.id] = snap
+                    others.append(snap)
+        others.sort(key=lambda s: s.get("created_at") or datetime.min.replace(tzinfo=UTC))
+        first = [found[thread_workflow]] if thread_workflow in found else []
+        return first + list(reversed(others))
+
+    @staticmethod
+    def _open_first(workflows: list[Any]) -> Any | None:
+        return next((w for w in workflows if is_open(w.get("state"))), None)
+
+    def _event(
+        self, writes: list[Any], workflow_ref: Any, message: FetchedMessage, data: dict[str, Any]
+    ) -> None:
+        ref = workflow_ref.collection("events").document(f"gmail-{message.gmail_id}")
+        writes.append(("set", ref, {"gmail_id": message.gmail_id, **data}))
+
+    def _prospect_reply(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> None:
+        intent = plan.intent
+        inbound = {
+            "gmail_id": message.gmail_id,
+            "thread_id": message.thread_id,
+            "at": now,
+            "subject": parsed.subject[:300],
+            "intent": intent.intent.value if intent else None,
+            "intent_confidence": intent.confidence if intent else None,
+        }
+        current = self._open_first(workflows)
+        if current is not None:
+            version = int(current.get("version") or 1) + 1
+            state = current.get("state")
+            update: dict[str, Any] = {
+                "version": version,
+                "updated_at": now,
+                "last_inbound": inbound,
+                "signals": int(current.get("signals") or 0) + 1,
+                "mailbox": message.mailbox,
+                "thread_id": message.thread_id,
+            }
+            if state != WorkflowState.SENDING.value:
+                # A send already under way finishes; the new draft follows it.
+                update["state"] = WorkflowState.QUEUED.value
+            if intent is not None and intent.intent is Intent.NOT_INTERESTED:
+                update["nurture.stopped"] = "not interested"
+            writes.append(("update", current.reference, update))
+            plan.workflow_id, plan.version = current.id, version
+            plan.changes.append(f"workflow advanced to version {version}")
+            workflow_ref = current.reference
+        else:
+            workflow_id = workflow_id_for_message(message.mailbox, message.gmail_id)
+            workflow_ref = self.store.db.collection(WORKFLOWS).document(workflow_id)
+            sender = plan.decision.sender
+            writes.append(
+                (
+                    "create",
+                    workflow_ref,
+                    {
+                        "id": workflow_id,
+                        "state": WorkflowState.QUEUED.value,
+                        "source": Source.REPLY.value,
+                        "contact_id": contact.id if contact else None,
+                        "contact_email": sender,
+                        "owner_id": contact.owner_id if contact else None,
+                        "mailbox": message.mailbox,
+                        "thread_id": message.thread_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                        "signals": 1,
+                        "first_signal": {"kind": "gmail.reply", "gmail_id": message.gmail_id},
+                        "last_inbound": inbound,
+                    },
+                )
+            )
+            plan.workflow_id, plan.version, plan.opened = workflow_id, 1, True
+            plan.changes.append("workflow opened")
+        plan.draft_task = task_id("draft", plan.workflow_id, plan.version)
+        self._event(
+            writes,
+            workflow_ref,
+            message,
+            {
+                "type": "prospect_reply",
+                "recorded_at": now,
+                "intent": inbound["intent"],
+                "subject": inbound["subject"],
+            },
+        )
+
+    def _rep_sent(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> None:
+        if is_our_message_id(parsed.message_id):
+            plan.changes.append("our own send")
+            return
+        current = self._open_first(workflows)
+        if current is not None:
+            version = int(current.get("version") or 1) + 1
+            writes.append(
+                (
+                    "update",
+                    current.reference,
+                    {
+                        "state": WorkflowState.REP_ANSWERED.value,
+                        "version": version,
+                        "updated_at": now,
+                        "rep_answered": {"at": now, "gmail_id": message.gmail_id},
+                        "stale_draft_id": current.get("draft_id"),
+                    },
+                )
+            )
+            self._event(
+                writes, current.reference, message, {"type": "rep_answered", "recorded_at": now}
+            )
+            plan.workflow_id, plan.version = current.id, version
+            plan.changes.append("rep answered; pending draft stale")
+        if plan.decision.voice_sample and (parsed.new_text or "").strip():
+            sample_id = f"gmail-{_short_hash(message.mailbox, message.gmail_id)}"
+            writes.append(
+                (
+                    "set",
+                    self.store.db.collection(VOICE_SAMPLES).document(sample_id),
+                    {
+                        "id": sample_id,
+                        "rep": message.mailbox,
+                        "source": "gmail_sent",
+                        "status": "pending",
+                        "title": parsed.subject[:300],
+                        "gmail_id": message.gmail_id,
+                        "thread_id": message.thread_id,
+                        "text": parsed.new_text[:MAX_STORED_TEXT],
+                        "created_at": now,
+                    },
+                )
+            )
+            plan.changes.append("voice sample recorded")
+
+    def _auto_reply(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> None:
+        current = self._open_first(workflows)
+        if current is None:
+            return
+        resume = now + self.auto_reply_defer
+        writes.append(
+            (
+                "update",
+                current.reference,
+                {
+                    "updated_at": now,
+                    "nurture.resume_after": resume,
+                    "last_auto_reply": {"at": now, "gmail_id": message.gmail_id},
+                },
+            )
+        )
+        self._event(
+            writes,
+            current.reference,
+            message,
+            {"type": "auto_reply", "recorded_at": now, "resume_after": resume},
+        )
+        plan.workflow_id = current.id
+        plan.changes.append("follow-up deferred")
+
+    def _bounce(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> None:
+        address = plan.decision.bounced_address
+        if not address:
+            plan.changes.append("temporary delivery problem: nothing to change")
+            return
+        dsn = parsed.dsn
+        writes.append(
+            (
+                "set",
+                self.store.db.collection(SUPPRESSIONS).document(address),
+                {
+                    "email": address,
+                    "active": True,
+                    "updated_at": now,
+                    "bounce": {
+                        "at": now,
+                        "gmail_id": message.gmail_id,
+                        "mailbox": message.mailbox,
+                        "status": dsn.status if dsn else None,
+                        "diagnostic": (dsn.diagnostic or "")[:500] if dsn else None,
+                    },
+                },
+            )
+        )
+        plan.changes.append(f"address {address} marked bad")
+        for workflow in workflows:
+            if not is_open(workflow.get("state")):
+                continue
+            if (workflow.get("contact_email") or "").lower() != address:
+                continue
+            writes.append(
+                (
+                    "update",
+                    workflow.reference,
+                    {
+                        "state": WorkflowState.BLOCKED.value,
+                        "blocked_reason": "the contact's address bounced",
+                        "version": int(workflow.get("version") or 1) + 1,
+                        "updated_at": now,
+                    },
+                )
+            )
+            self._event(writes, workflow.reference, message, {"type": "bounce", "recorded_at": now})
+            plan.workflow_id = plan.workflow_id or workflow.id
+            plan.changes.append(f"workflow {workflow.id} blocked")
+
+    def _unsubscribe(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> None:
+        address = plan.decision.sender
+        if not address:
+            return
+        writes.append(
+            (
+                "set",
+                self.store.db.collection(SUPPRESSIONS).document(address),
+                {
+                    "email": address,
+                    "active": True,
+                    "updated_at": now,
+                    "unsubscribe": {
+                        "at": now,
+                        "gmail_id": message.gmail_id,
+                        "mailbox": message.mailbox,
+                        "contact_id": contact.id if contact else None,
+                    },
+                },
+            )
+        )
+        plan.changes.append(f"{address} unsubscribed")
+        for workflow in workflows:
+            if not is_open(workflow.get("state")):
+                continue
+            writes.append(
+                (
+                    "update",
+                    workflow.reference,
+                    {
+                        "state": WorkflowState.CLOSED.value,
+                        "closed_reason": "unsubscribed",
+                        "nurture.stopped": "unsubscribed",
+                        "version": int(workflow.get("version") or 1) + 1,
+                        "updated_at": now,
+                    },
+                )
+            )
+            self._event(
+                writes, workflow.reference, message, {"type": "unsubscribe", "recorded_at": now}
+            )
+            plan.workflow_id = plan.workflow_id or workflow.id
+            plan.changes.append(f"workflow {workflow.id} closed")
+
+    # --- the message record -------------------------------------------------------------
+    @staticmethod
+    def _message_record(
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        plan: _Plan,
+        contact: ContactInfo | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        def who(address: Any) -> dict[str, str] | None:
+            return None if address is None else {"name": address.name, "email": address.email}
+
+        decision, intent = plan.decision, plan.intent
+        return {
+            "mailbox": message.mailbox,
+            "gmail_id": message.gmail_id,
+            "thread_id": message.thread_id,
+            "labels": sorted(message.labels),
+            "internal_date": (
+                datetime.fromtimestamp(message.internal_date_ms / 1000, UTC)
+                if message.internal_date_ms
+                else None
+            ),
+            "recorded_at": now,
+            "message_id": parsed.message_id,
+            "in_reply_to": parsed.in_reply_to,
+            "subject": parsed.subject[:500],
+            "from": who(parsed.from_),
+            "to": [who(a) for a in parsed.to[:50]],
+            "cc": [who(a) for a in parsed.cc[:50]],
+            "date": parsed.date,
+            "new_text": parsed.new_text[:MAX_STORED_TEXT],
+            "text_chars": len(parsed.text),
+            "attachments": [
+                {"filename": a.filename, "content_type": a.content_type, "size": a.size}
+                for a in parsed.attachments[:50]
+            ],
+            "problems": list(parsed.problems),
+            "route": decision.route.value,
+            "reasons": list(decision.reasons),
+            "signals": list(decision.signals),
+            "intent": None
+            if intent is None
+            else {
+                "intent": intent.intent.value,
+                "confidence": intent.confidence,
+                "reasons": list(intent.reasons),
+                "source": intent.source,
+            },
+            "contact_id": contact.id if contact else None,
+            "workflow_id": plan.workflow_id,
+            "changes": plan.changes,
+            "effects": {
+                "draft_task": plan.draft_task,
+                "version": plan.version,
+                "done": plan.draft_task is None,
+            },
+        }
+
+    def _enqueue_draft(self, name: str, workflow_id: str, version: int) -> None:
+        self.tasks.enqueue(
+            self.draft.queue,
+            name,
+            self.draft.url,
+            {"workflow_id": workflow_id, "version": version},
+            audience=self.draft.url,
+        )

@@ -1,0 +1,245 @@
+"""Connected mailboxes: their Gmail clients, connecting one, and the daily upkeep.
+
+A mailbox document (`mailboxes/{email}`) holds the history cursor, the sync lease, the watch
+and the mailbox's health; its refresh token lives in Secret Manager under `token_secret`.
+Maintenance renews each watch (INBOX and SENT only) when it is older than a day, polls any
+mailbox whose pushes went quiet (notifications can be dropped), and records watches that
+lapsed or failed so the operator page can show them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.domain.gmail_history import token_secret_name
+from shared.errors import (
+    AuthorizationRefused,
+    ConfigError,
+    NotFound,
+    PermanentExternalError,
+    TransientError,
+)
+from shared.services.gmail_sync import MAILBOXES, GmailSync, MailboxStatus
+
+if TYPE_CHECKING:
+    from shared.adapters.gmail import GmailMailbox
+    from shared.adapters.secrets import SecretStore
+    from shared.adapters.store import Store
+    from shared.config import Settings
+
+log = logging.getLogger(__name__)
+
+WATCH_LABELS = ("INBOX", "SENT")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MailboxAccess:
+    """Builds (and reuses, so access tokens are reused) one Gmail client per mailbox."""
+
+    def __init__(self, settings: Settings, secrets: SecretStore) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self._clients: dict[tuple[str, str], GmailMailbox] = {}
+        self._lock = threading.Lock()
+
+    def _oauth_client(self) -> tuple[str, str]:
+        secret_id = self.settings.google_oauth_client_secret_id
+        try:
+            value = json.loads(self.secrets.read(secret_id))
+            return str(value["client_id"]), str(value["client_secret"])
+        except NotFound:
+            raise ConfigError(f"secret {secret_id} (the Google OAuth client) is missing") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                f"secret {secret_id} must be JSON with client_id and client_secret"
+            ) from None
+
+    def forget(self, email: str, data: dict[str, Any]) -> None:
+        """Drop the cached token and client: the mailbox may have been reconnected meanwhile
+        (a new refresh token in Secret Manager that this instance has not read yet)."""
+        self.secrets.forget(str(data.get("token_secret") or token_secret_name(email)))
+        with self._lock:
+            self._clients = {k: v for k, v in self._clients.items() if k[0] != email}
+
+    def gmail_for(self, email: str, data: dict[str, Any]) -> GmailMailbox:
+        from shared.adapters.gmail import GmailMailbox
+        from shared.adapters.google_auth import user_credentials
+
+        secret_id = str(data.get("token_secret") or token_secret_name(email))
+        try:
+            refresh_token = self.secrets.read(secret_id)
+        except NotFound:
+            raise AuthorizationRefused(
+                "gmail: the mailbox has no stored authorization; connect it again"
+            ) from None
+        key = (email, refresh_token)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client_id, client_secret = self._oauth_client()
+                credentials = user_credentials(
+                    refresh_token,
+                    client_id=client_id,
+                    client_secret=client_secret,
+                    token_uri=self.settings.google_oauth_token_uri,
+                )
+                client = GmailMailbox(
+                    credentials,
+                    endpoint=self.settings.gmail_api_endpoint,
+                    attempts=self.settings.http_max_attempts,
+                    backoff_max=self.settings.http_backoff_max_seconds,
+                )
+                self._clients = {k: v for k, v in self._clients.items() if k[0] != email}
+                self._clients[key] = client
+            return client
+
+
+@dataclass
+class MaintenanceReport:
+    renewed: list[str] = field(default_factory=list)
+    polled: list[str] = field(default_factory=list)
+    lapsed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    attention: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "renewed": self.renewed,
+            "polled": self.polled,
+            "lapsed": self.lapsed,
+            "failed": self.failed,
+            "attention": self.attention,
+        }
+
+
+class Mailboxes:
+    def __init__(
+        self,
+        store: Store,
+        access: MailboxAccess,
+        sync: GmailSync,
+        *,
+        topic: str,
+        renew_after: timedelta = timedelta(hours=20),
+        poll_after: timedelta = timedelta(hours=6),
+    ) -> None:
+        self.store = store
+        self.access = access
+        self.sync = sync
+        self.topic = topic
+        self.renew_after = renew_after
+        self.poll_after = poll_after
+
+    def _ref(self, email: str) -> Any:
+        return self.store.db.collection(MAILBOXES).document(email)
+
+    def connect(self, email: str, token_secret: str | None = None) -> dict[str, Any]:
+        """Start watching a mailbox whose refresh token is stored: cursor from now, watch on.
+
+        Reconnecting keeps the existing cursor, so nothing between the two is skipped.
+        """
+        address = email.strip().lower()
+        secret_id = token_secret or token_secret_name(address)
+        gmail = self.access.gmail_for(address, {"token_secret": secret_id})
+        profile = gmail.profile()
+        if str(profile.get("emailAddress", "")).lower() != address:
+            raise PermanentExternalError("gmail: the authorization belongs to another mailbox")
+        ref = self._ref(address)
+        existing = ref.get()
+        now = _now()
+        data: dict[str, Any] = {
+            "email": address,
+            "token_secret": secret_id,
+            "status": MailboxStatus.CONNECTED,
+            "connected_at": now,
+            "attention": None,
+        }
+        if not existing.exists or not existing.get("history_id"):
+            data["history_id"] = str(profile["historyId"])
+            data["cursor_at"] = now
+        ref.set(data, merge=True)
+        if self.topic:
+            self._renew(address, gmail, now)
+        return (ref.get().to_dict()) or {}
+
+    def _renew(self, email: str, gmail: GmailMailbox, now: datetime) -> None:
+        answer = gmail.watch(self.topic, WATCH_LABELS)
+        expiration_ms = int(answer.get("expiration") or 0)
+        self._ref(email).update(
+            {
+                "watch": {
+                    "topic": self.topic,
+                    "renewed_at": now,
+                    "expires_at": datetime.fromtimestamp(expiration_ms / 1000, UTC)
+                    if expiration_ms
+                    else None,
+                    "history_id": str(answer.get("historyId") or ""),
+                    "status": "active",
+                    "error": None,
+                }
+            }
+        )
+
+    def run_maintenance(self) -> MaintenanceReport:
+        """Renew due watches, poll quiet mailboxes, record lapsed watches. One mailbox's
+        failure never stops the others."""
+        report = MaintenanceReport()
+        for snap in self.store.db.collection(MAILBOXES).stream():
+            data = snap.to_dict() or {}
+            email = snap.id
+            if data.get("status") == MailboxStatus.DISCONNECTED:
+                continue
+            if data.get("status") == MailboxStatus.NEEDS_ATTENTION:
+                report.attention.append(email)  # only reconnecting can fix it
+                continue
+            try:
+                self._maintain(email, data, report)
+            except PermanentExternalError as exc:
+                report.failed[email] = exc.public_message
+                self._ref(email).update(
+                    {
+                        "status": MailboxStatus.NEEDS_ATTENTION,
+                        "attention": {
+                            "reason": exc.public_message,
+                            "detail": exc.detail,
+                            "at": _now(),
+                        },
+                        "watch.status": "failing",
+                        "watch.error": exc.public_message,
+                    }
+                )
+            except (TransientError, ConfigError) as exc:
+                report.failed[email] = exc.public_message
+                self._ref(email).update({"watch.error": exc.public_message})
+        log.info("maintenance done", extra={"fields": report.as_json()})
+        return report
+
+    def _maintain(self, email: str, data: dict[str, Any], report: MaintenanceReport) -> None:
+        now = _now()
+        watch = data.get("watch") or {}
+        expires = watch.get("expires_at")
+        if expires is not None and expires <= now and watch.get("status") != "lapsed":
+            report.lapsed.append(email)
+            self._ref(email).update({"watch.status": "lapsed", "watch.lapsed_at": now})
+        renewed = watch.get("renewed_at")
+        if self.topic and (renewed is None or now - renewed >= self.renew_after):
+            self._renew(email, self.access.gmail_for(email, data), now)
+            report.renewed.append(email)
+        last_heard = max(
+            (t for t in (data.get("last_push_at"), data.get("last_poll_at")) if t is not None),
+            default=None,
+        )
+        if last_heard is None or now - last_heard >= self.poll_after:
+            result = self.sync.sync(email, trigger="poll")
+            if result.status == MailboxStatus.NEEDS_ATTENTION:
+                report.failed[email] = result.detail or "needs attention"
+            else:
+                report.polled.append(email)

@@ -1,0 +1,369 @@
+"""`gmail_push` over HTTP through functions-framework, with the Gmail fake and the emulators."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from typing import Any
+
+import grpc
+import pytest
+import requests
+from google.cloud import firestore, tasks_v2
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+from devstack import seed
+from devstack.fakes import make_message
+from devstack.issuer import SigningKey
+from devstack.stack import LOCATION, PUSH_INVOKER, ROOT
+from tests.conftest import serve_function
+
+pytestmark = pytest.mark.stack
+SOURCE = ROOT / "functions/gmail_push/main.py"
+REP = seed.REP_EMAIL
+DANA = seed.PROSPECTS[0]
+
+
+@pytest.fixture(scope="module")
+def push_server(stack):
+    server = serve_function("gmail_push", SOURCE, stack.env())
+    yield server
+    server.stop()
+
+
+def tasks_client(stack) -> tasks_v2.CloudTasksClient:
+    channel = grpc.insecure_channel(stack.tasks.address)
+    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+
+
+def queue_path(stack, queue: str = "draft") -> str:
+    return f"projects/{stack.project}/locations/{LOCATION}/queues/{queue}"
+
+
+def draft_tasks(stack) -> list[str]:
+    names = [t.name for t in tasks_client(stack).list_tasks(parent=queue_path(stack))]
+    return sorted(name.rsplit("/", 1)[1] for name in names)
+
+
+class Mail:
+    """The stack seeded like the demo, Maya's mailbox connected, the draft queue held."""
+
+    def __init__(self, stack: Any, server: Any) -> None:
+        self.stack = stack
+        self.server = server
+        self.gmail = stack.fakes["gmail"][0]
+        self.db = firestore.Client(project=stack.project)
+
+    # --- pushes -------------------------------------------------------------------------
+    def token(self, **overrides: Any) -> str:
+        audience = overrides.pop("audience", self.stack.push_audience)
+        email = overrides.pop("email", PUSH_INVOKER)
+        return self.stack.issuer.sign(audience, email, **overrides)
+
+    def envelope(self, history_id: Any, email: str = REP, data: str | None = None) -> bytes:
+        if data is None:
+            payload = json.dumps({"emailAddress": email, "historyId": history_id}).encode()
+            data = base64.b64encode(payload).decode()
+        return json.dumps(
+            {
+                "message": {"data": data, "messageId": str(time.time_ns())},
+                "subscription": "projects/demo-test/subscriptions/gmail-push",
+            }
+        ).encode()
+
+    def push(
+        self,
+        history_id: Any = None,
+        *,
+        token: str | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        if history_id is None:
+            history_id = self.gmail.history_id(REP)
+        auth = {"Authorization": f"Bearer {token or self.token()}"}
+        return requests.post(
+            self.server.url + "/",
+            data=body if body is not None else self.envelope(history_id),
+            headers={"Content-Type": "application/json", **auth, **(headers or {})},
+            timeout=60,
+        )
+
+    # --- mail ---------------------------------------------------------------------------
+    def inbound(self, sender: str, subject: str, body: str, **kwargs: Any) -> tuple[str, Any]:
+        message = make_message(sender, REP, subject, body, **kwargs)
+        return self.gmail.deliver(REP, message), message
+
+    def sent(self, to: str, subject: str, body: str, **kwargs: Any) -> tuple[str, Any]:
+        message = make_message(f"{seed.REP_NAME} <{REP}>", to, subject, body, **kwargs)
+        return self.gmail.deliver(REP, message, labels=("SENT",)), message
+
+    # --- what is stored -----------------------------------------------------------------
+    def messages(self) -> dict[str, dict[str, Any]]:
+        return {
+            snap.get("gmail_id"): snap.to_dict()
+            for snap in self.db.collection("gmail_messages").stream()
+        }
+
+    def workflows(self) -> dict[str, dict[str, Any]]:
+        return {snap.id: snap.to_dict() for snap in self.db.collection("workflows").stream()}
+
+    def mailbox(self) -> dict[str, Any]:
+        return self.db.collection("mailboxes").document(REP).get().to_dict() or {}
+
+    def cursor(self) -> int:
+        return int(self.mailbox()["history_id"])
+
+
+@pytest.fixture
+def mail(local, push_server):
+    seed.seed(local)
+    tasks_client(local).pause_queue(name=queue_path(local))
+    return Mail(local, push_server)
+
+
+def test_a_prospects_reply_opens_a_workflow_and_queues_one_draft(mail):
+    gmail_id, _ = mail.inbound(
+        f"{DANA.first} {DANA.last} <{DANA.email}>",
+        "Question about forecasting",
+        "Hi Maya, can you send pricing for 20 seats? We'd like to start next month.",
+    )
+
+    answer = mail.push()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["routes"] == {"prospect_reply": 1}
+    stored = mail.messages()
+    assert list(stored) == [gmail_id]
+    record = stored[gmail_id]
+    assert record["route"] == "prospect_reply"
+    assert record["from"]["email"] == DANA.email
+    assert record["contact_id"] == DANA.contact_id
+    assert record["intent"]["source"] == "rules"
+    assert "pricing" in record["new_text"]
+    (workflow,) = mail.workflows().values()
+    assert workflow["source"] == "reply"
+    assert workflow["contact_id"] == DANA.contact_id
+    assert workflow["state"] == "queued"
+    assert workflow["thread_id"] == record["thread_id"]
+    assert draft_tasks(mail.stack) == [f"draft-{workflow['id']}-1"]
+    assert mail.cursor() == mail.gmail.history_id(REP)
+
+
+def test_a_second_reply_in_the_thread_advances_the_same_workflow(mail):
+    _first_id, first = mail.inbound(DANA.email, "Forecasting", "Interested. What does it cost?")
+    mail.push()
+    mail.inbound(
+        DANA.email,
+        "Re: Forecasting",
+        "Also, can we meet Thursday?\n\nOn Mon, Maya wrote:\n> Thanks Dana",
+        in_reply_to=first["Message-ID"],
+        references=first["Message-ID"],
+    )
+
+    mail.push()
+
+    (workflow,) = mail.workflows().values()
+    assert workflow["version"] == 2
+    assert workflow["state"] == "queued"
+    assert draft_tasks(mail.stack) == sorted(
+        [f"draft-{workflow['id']}-1", f"draft-{workflow['id']}-2"]
+    )
+    assert {m["workflow_id"] for m in mail.messages().values()} == {workflow["id"]}
+
+
+def test_duplicate_and_reordered_pushes_record_each_message_once(mail):
+    ids = []
+    history_ids = []
+    for index in range(3):
+        gmail_id, _ = mail.inbound(
+            seed.PROSPECTS[index].email, f"Question {index}", f"Can you tell me more? ({index})"
+        )
+        ids.append(gmail_id)
+        history_ids.append(mail.gmail.history_id(REP))
+    # Five pushes at once, naming old and new historyIds (as a number and as a string).
+    notices = [history_ids[2], str(history_ids[0]), history_ids[1], history_ids[2], 1]
+    answers: list[int] = []
+
+    def send(history_id: Any) -> None:
+        answers.append(mail.push(history_id).status_code)
+
+    threads = [threading.Thread(target=send, args=(h,)) for h in notices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [200] * 5
+    assert sorted(mail.messages()) == sorted(ids)
+    assert len(mail.workflows()) == 3
+    assert len(draft_tasks(mail.stack)) == 3
+    head = mail.gmail.history_id(REP)
+    assert mail.cursor() == head
+    # Late, older notifications change nothing and never move the cursor back.
+    for history_id in (history_ids[0], 1, str(history_ids[1])):
+        assert mail.push(history_id).status_code == 200
+        assert mail.cursor() == head
+    assert len(mail.messages()) == 3
+    assert "sync_lease" not in mail.mailbox()
+    gets = mail.gmail.requests_to("/gmail/v1/users/me/messages/", "GET")
+    assert len([r for r in gets if r["path"].rsplit("/", 1)[1] in ids]) == 3
+
+
+def test_an_expired_history_cursor_resyncs_the_gap_and_loses_nothing(mail):
+    old_cursor = mail.cursor()
+    ids = [mail.inbound(p.email, f"Gap {p.first}", "Any update?")[0] for p in seed.PROSPECTS]
+    mail.gmail.expire_history(REP, mail.gmail.history_id(REP) + 1)
+
+    answer = mail.push()
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["resynced"] is True
+    assert sorted(mail.messages()) == sorted(ids)
+    assert mail.cursor() > old_cursor
+    resync = mail.mailbox()["last_resync"]
+    assert resync["messages"] >= len(ids)
+    assert resync["truncated"] is False
+    # The seeded past threads predate the connection by weeks: not read back.
+    assert len(mail.messages()) == len(ids)
+
+    later, _ = mail.inbound(DANA.email, "After the gap", "Still keen")
+    assert mail.push().status_code == 200
+    assert later in mail.messages()
+
+
+def test_a_rate_limit_storm_is_survived(mail):
+    gmail_id, _ = mail.inbound(DANA.email, "Storm", "Keen to learn more")
+    mail.gmail.inject_fault(
+        429, count=3, retry_after=0.05, path_prefix="/gmail/v1/users/me/history"
+    )
+    mail.gmail.inject_fault(
+        429, count=2, retry_after=0.05, path_prefix="/gmail/v1/users/me/messages/"
+    )
+
+    answer = mail.push()
+
+    assert answer.status_code == 200, answer.text
+    assert list(mail.messages()) == [gmail_id]
+    assert len(draft_tasks(mail.stack)) == 1
+
+
+def test_a_storm_longer_than_our_retries_answers_503_then_recovers(mail):
+    gmail_id, _ = mail.inbound(DANA.email, "Storm", "Keen to learn more")
+    before = mail.cursor()
+    mail.gmail.inject_fault(
+        503, count=50, retry_after=0.01, path_prefix="/gmail/v1/users/me/history"
+    )
+
+    answer = mail.push()
+
+    assert answer.status_code == 503
+    assert mail.messages() == {}
+    assert mail.cursor() == before
+    assert "sync_lease" not in mail.mailbox()  # released, so Pub/Sub's retry can proceed
+    mail.gmail.clear_faults()
+    assert mail.push().status_code == 200
+    assert list(mail.messages()) == [gmail_id]
+
+
+def test_insufficient_permission_marks_the_mailbox_and_is_not_retried(mail):
+    mail.inbound(DANA.email, "Hello", "Keen")
+    mail.gmail.inject_fault(
+        403,
+        count=1,
+        path_prefix="/gmail/v1/users/me/history",
+        body={
+            "error": {
+                "code": 403,
+                "message": "Request had insufficient authentication scopes.",
+                "errors": [{"reason": "insufficientPermissions"}],
+            }
+        },
+    )
+
+    answer = mail.push()
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "needs_attention"
+    assert mail.mailbox()["status"] == "needs_attention"
+    assert len(mail.gmail.requests_to("/gmail/v1/users/me/history")) == 1
+    assert mail.messages() == {}
+
+
+def _forged_token(mail: Mail) -> str:
+    other = SigningKey("forger")
+    return other.encode(
+        {
+            "iss": mail.stack.issuer.issuer,
+            "aud": mail.stack.push_audience,
+            "email": PUSH_INVOKER,
+            "email_verified": True,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 600,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda m: "", id="missing"),
+        pytest.param(lambda m: "not-a-jwt", id="garbage"),
+        pytest.param(_forged_token, id="forged"),
+        pytest.param(lambda m: m.token(issued_at=int(time.time()) - 7200), id="expired"),
+        pytest.param(lambda m: m.token(audience="https://elsewhere.example/"), id="audience"),
+        pytest.param(lambda m: m.token(email="someone@evil.example"), id="account"),
+        pytest.param(lambda m: m.token(email_verified=False), id="unverified"),
+    ],
+)
+def test_bad_tokens_get_401_and_nothing_is_read(mail, make_token):
+    mail.inbound(DANA.email, "Hello", "Keen")
+    token = make_token(mail)
+    answer = requests.post(
+        mail.server.url + "/",
+        data=mail.envelope(mail.gmail.history_id(REP)),
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=30,
+    )
+
+    assert answer.status_code == 401
+    assert "token" in answer.json()["error"] or "caller" in answer.json()["error"]
+    assert mail.messages() == {}
+    assert mail.gmail.requests_to("/gmail/v1/users/me/history") == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "!!!not base64!!!",
+        base64.b64encode(b"not json").decode(),
+        base64.b64encode(b'{"emailAddress": "maya@brightline.example"}').decode(),
+        base64.b64encode(b'{"emailAddress": "x", "historyId": 5}').decode(),
+        base64.b64encode(
+            b'{"emailAddress": "maya@brightline.example", "historyId": "12; drop"}'
+        ).decode(),
+    ],
+)
+def test_undecodable_pushes_are_acknowledged_and_change_nothing(mail, data):
+    mail.inbound(DANA.email, "Hello", "Keen")
+    before = mail.mailbox()
+
+    answer = mail.push(body=mail.envelope(0, data=data))
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "ignored"
+    assert mail.messages() == {}
+    assert mail.mailbox()["history_id"] == before["history_id"]
+
+
+def test_a_push_for_a_mailbox_we_do_not_know_is_acknowledged(mail):
+    answer = mail.push(body=mail.envelope(5, email="stranger@elsewhere.example"))
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "unknown_mailbox"
+    assert (
+        mail.db.collection("mailboxes").document("stranger@elsewhere.example").get().exists is False
+    )
