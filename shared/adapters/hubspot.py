@@ -170,7 +170,8 @@ class HubSpotContacts:
         """The contact with this address (primary, else additional), or None.
 
         An address we cannot read is not looked up. HubSpot's answer is checked again here, so
-        a loose match on its side never returns someone else's contact.
+        a loose match on its side never returns someone else's contact. HubSpot's search is
+        eventually consistent: a contact created seconds ago may not be found yet.
         """
         address = normalize_email(email)
         if address is None:

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared.adapters.llm import RulesIntentClassifier
 from shared.adapters.store import Store
 from shared.adapters.tasks import TaskQueue, task_id
 from shared.domain.gmail_history import message_doc_id, readable, thread_doc_id
@@ -67,11 +68,6 @@ class ContactLookup(Protocol):
 
 class IntentReader(Protocol):
     def classify(self, new_text: str, subject: str) -> IntentResult: ...
-
-
-class RulesIntent:
-    def classify(self, new_text: str, subject: str) -> IntentResult:
-        return classify_intent_rules(new_text, subject)
 
 
 class Outcome(StrEnum):
@@ -122,6 +118,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _field(snapshot: Any, name: str) -> Any:
+    """A top-level field of a document snapshot, None when absent (`.get` raises KeyError)."""
+    return (snapshot.to_dict() or {}).get(name) if snapshot.exists else None
+
+
 def _short_hash(*parts: str, length: int = 24) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
 
@@ -146,7 +147,7 @@ class MailIntake:
         self.tasks = tasks
         self.draft = draft
         self.contacts = contacts
-        self.intent: IntentReader = intent or RulesIntent()
+        self.intent: IntentReader = intent or RulesIntentClassifier()
         self.internal_domains = frozenset(d.lower().lstrip("@") for d in internal_domains)
         self.auto_reply_defer = auto_reply_defer
 
@@ -173,7 +174,7 @@ class MailIntake:
             thread_doc_id(message.mailbox, message.thread_id)
         )
         thread = thread_ref.get()
-        thread_workflow = thread.get("workflow_id") if thread.exists else None
+        thread_workflow = _field(thread, "workflow_id") if thread.exists else None
         decision = route(parsed, self._context(message, thread_workflow, False))
         contact = self._lookup_contact(decision)
         if contact is not None:
@@ -222,14 +223,15 @@ class MailIntake:
     def _lookup_contact(self, decision: RoutingDecision) -> ContactInfo | None:
         if self.contacts is None or decision.sender is None:
             return None
-        if decision.route not in (Route.UNKNOWN_SENDER, Route.PROSPECT_REPLY):
+        if decision.route not in (Route.UNKNOWN_SENDER, Route.PROSPECT_REPLY, Route.UNSUBSCRIBE):
             return None
         return self.contacts.find_by_email(decision.sender)
 
     def _intent(self, parsed: ParsedMessage, decision: RoutingDecision) -> IntentResult | None:
         if decision.route is not Route.PROSPECT_REPLY:
             return None
-        return self.intent.classify(parsed.new_text or parsed.text, parsed.subject)
+        # Only the new text: the quoted history holds our own words.
+        return self.intent.classify(parsed.new_text, parsed.subject)
 
     @staticmethod
     def _escalate(decision: RoutingDecision, intent: IntentResult | None) -> RoutingDecision:
@@ -262,7 +264,7 @@ class MailIntake:
         if existing.exists:
             return None, existing
         thread = thread_ref.get(transaction=transaction)
-        thread_workflow = thread.get("workflow_id") if thread.exists else None
+        thread_workflow = _field(thread, "workflow_id") if thread.exists else None
         if thread_workflow != decision.workflow_id:
             # The thread was claimed meanwhile: decide again with what is true now.
             decision = self._escalate(
@@ -270,7 +272,7 @@ class MailIntake:
                 intent,
             )
             if decision.route is Route.PROSPECT_REPLY and intent is None:
-                intent = classify_intent_rules(parsed.new_text or parsed.text, parsed.subject)
+                intent = classify_intent_rules(parsed.new_text, parsed.subject)
         workflows = self._read_workflows(transaction, thread_workflow, decision, contact)
         plan = _Plan(decision, intent)
         now = _now()
@@ -334,16 +336,16 @@ class MailIntake:
         others: list[Any] = []
         for query in queries:
             for snap in transaction.get(query):
-                if snap.id not in found and is_open(snap.get("state")):
+                if snap.id not in found and is_open(_field(snap, "state")):
                     found[snap.id] = snap
                     others.append(snap)
-        others.sort(key=lambda s: s.get("created_at") or datetime.min.replace(tzinfo=UTC))
+        others.sort(key=lambda s: _field(s, "created_at") or datetime.min.replace(tzinfo=UTC))
         first = [found[thread_workflow]] if thread_workflow in found else []
         return first + list(reversed(others))
 
     @staticmethod
     def _open_first(workflows: list[Any]) -> Any | None:
-        return next((w for w in workflows if is_open(w.get("state"))), None)
+        return next((w for w in workflows if is_open(_field(w, "state"))), None)
 
     def _event(
         self, writes: list[Any], workflow_ref: Any, message: FetchedMessage, data: dict[str, Any]
@@ -372,13 +374,13 @@ class MailIntake:
         }
         current = self._open_first(workflows)
         if current is not None:
-            version = int(current.get("version") or 1) + 1
-            state = current.get("state")
+            version = int(_field(current, "version") or 1) + 1
+            state = _field(current, "state")
             update: dict[str, Any] = {
                 "version": version,
                 "updated_at": now,
                 "last_inbound": inbound,
-                "signals": int(current.get("signals") or 0) + 1,
+                "signals": int(_field(current, "signals") or 0) + 1,
                 "mailbox": message.mailbox,
                 "thread_id": message.thread_id,
             }
@@ -447,7 +449,7 @@ class MailIntake:
             return
         current = self._open_first(workflows)
         if current is not None:
-            version = int(current.get("version") or 1) + 1
+            version = int(_field(current, "version") or 1) + 1
             writes.append(
                 (
                     "update",
@@ -457,7 +459,7 @@ class MailIntake:
                         "version": version,
                         "updated_at": now,
                         "rep_answered": {"at": now, "gmail_id": message.gmail_id},
-                        "stale_draft_id": current.get("draft_id"),
+                        "stale_draft_id": _field(current, "draft_id"),
                     },
                 )
             )
@@ -556,9 +558,9 @@ class MailIntake:
         )
         plan.changes.append(f"address {address} marked bad")
         for workflow in workflows:
-            if not is_open(workflow.get("state")):
+            if not is_open(_field(workflow, "state")):
                 continue
-            if (workflow.get("contact_email") or "").lower() != address:
+            if (_field(workflow, "contact_email") or "").lower() != address:
                 continue
             writes.append(
                 (
@@ -567,7 +569,7 @@ class MailIntake:
                     {
                         "state": WorkflowState.BLOCKED.value,
                         "blocked_reason": "the contact's address bounced",
-                        "version": int(workflow.get("version") or 1) + 1,
+                        "version": int(_field(workflow, "version") or 1) + 1,
                         "updated_at": now,
                     },
                 )
@@ -608,7 +610,7 @@ class MailIntake:
         )
         plan.changes.append(f"{address} unsubscribed")
         for workflow in workflows:
-            if not is_open(workflow.get("state")):
+            if not is_open(_field(workflow, "state")):
                 continue
             writes.append(
                 (
@@ -618,7 +620,7 @@ class MailIntake:
                         "state": WorkflowState.CLOSED.value,
                         "closed_reason": "unsubscribed",
                         "nurture.stopped": "unsubscribed",
-                        "version": int(workflow.get("version") or 1) + 1,
+                        "version": int(_field(workflow, "version") or 1) + 1,
                         "updated_at": now,
                     },
                 )

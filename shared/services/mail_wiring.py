@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from shared.domain.intent import IntentResult
-from shared.errors import ConfigError
+from shared.errors import ConfigError, PermanentExternalError
 from shared.services.gmail_sync import GmailSync
 from shared.services.mail_intake import (
     ContactInfo,
@@ -30,18 +31,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+RETRY_UNAVAILABLE_SECONDS = 300.0
+
+
 class _LazyContacts:
-    """HubSpot contact lookup built on first use; without a HubSpot token, no lookups."""
+    """HubSpot contact lookup, built on first use.
+
+    Without a HubSpot token, or with one HubSpot refuses, senders are treated as unknown (the
+    message is still recorded) and the token is looked for again a few minutes later; a
+    refused HubSpot token must never mark the Gmail mailbox as broken.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._lookup: ContactLookup | None = None
-        self._unavailable = False
+        self._retry_at = 0.0
         self._lock = threading.Lock()
 
-    def find_by_email(self, email: str) -> ContactInfo | None:
+    def _current(self) -> ContactLookup | None:
         with self._lock:
-            if self._lookup is None and not self._unavailable:
+            if self._lookup is None and time.monotonic() >= self._retry_at:
                 from shared.adapters.hubspot import HubSpotContacts
 
                 try:
@@ -49,26 +58,43 @@ class _LazyContacts:
                         self.runtime.settings, self.runtime.secrets
                     )
                 except ConfigError as exc:
-                    self._unavailable = True
+                    self._retry_at = time.monotonic() + RETRY_UNAVAILABLE_SECONDS
                     log.warning("no HubSpot contact lookups: %s", exc.public_message)
-            lookup = self._lookup
-        return lookup.find_by_email(email) if lookup is not None else None
+            return self._lookup
+
+    def find_by_email(self, email: str) -> ContactInfo | None:
+        lookup = self._current()
+        if lookup is None:
+            return None
+        try:
+            return lookup.find_by_email(email)
+        except PermanentExternalError as exc:
+            log.error("HubSpot refused a contact lookup: %s", exc.public_message)
+            with self._lock:
+                self._lookup = None
+                self._retry_at = time.monotonic() + RETRY_UNAVAILABLE_SECONDS
+            self.runtime.secrets.forget(self.runtime.settings.hubspot_access_token_id)
+            return None
 
 
 class _LazyIntent:
-    """The LLM classifier when an OpenAI key is stored, else the rules; chosen on first use."""
+    """The LLM classifier when an OpenAI key is stored, else the rules; chosen again every
+    few minutes, so a key stored later is picked up without a restart."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._reader: IntentReader | None = None
+        self._chosen_at = 0.0
         self._lock = threading.Lock()
 
     def classify(self, new_text: str, subject: str) -> IntentResult:
         with self._lock:
-            if self._reader is None:
+            stale = time.monotonic() - self._chosen_at >= RETRY_UNAVAILABLE_SECONDS
+            if self._reader is None or stale:
                 from shared.adapters.llm import intent_classifier
 
                 self._reader = intent_classifier(self.runtime.settings, self.runtime.secrets)
+                self._chosen_at = time.monotonic()
             reader = self._reader
         return reader.classify(new_text, subject)
 

@@ -1,29 +1,31 @@
-"""`gmail_push` over HTTP through functions-framework, with the Gmail fake and the emulators."""
+"""`gmail_push` over HTTP through functions-framework, with the Gmail fake and the emulators:
+push authentication, sync from the stored cursor, duplicates, resync and Gmail's faults."""
 
 from __future__ import annotations
 
 import base64
-import json
 import threading
 import time
 from typing import Any
 
-import grpc
 import pytest
 import requests
-from google.cloud import firestore, tasks_v2
-from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from devstack import seed
-from devstack.fakes import make_message
 from devstack.issuer import SigningKey
-from devstack.stack import LOCATION, PUSH_INVOKER, ROOT
+from devstack.stack import PUSH_INVOKER
 from tests.conftest import serve_function
+from tests.functions.gmail_support import (
+    DANA,
+    REP,
+    SOURCE,
+    Mail,
+    draft_tasks,
+    queue_path,
+    tasks_client,
+)
 
 pytestmark = pytest.mark.stack
-SOURCE = ROOT / "functions/gmail_push/main.py"
-REP = seed.REP_EMAIL
-DANA = seed.PROSPECTS[0]
 
 
 @pytest.fixture(scope="module")
@@ -31,90 +33,6 @@ def push_server(stack):
     server = serve_function("gmail_push", SOURCE, stack.env())
     yield server
     server.stop()
-
-
-def tasks_client(stack) -> tasks_v2.CloudTasksClient:
-    channel = grpc.insecure_channel(stack.tasks.address)
-    return tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
-
-
-def queue_path(stack, queue: str = "draft") -> str:
-    return f"projects/{stack.project}/locations/{LOCATION}/queues/{queue}"
-
-
-def draft_tasks(stack) -> list[str]:
-    names = [t.name for t in tasks_client(stack).list_tasks(parent=queue_path(stack))]
-    return sorted(name.rsplit("/", 1)[1] for name in names)
-
-
-class Mail:
-    """The stack seeded like the demo, Maya's mailbox connected, the draft queue held."""
-
-    def __init__(self, stack: Any, server: Any) -> None:
-        self.stack = stack
-        self.server = server
-        self.gmail = stack.fakes["gmail"][0]
-        self.db = firestore.Client(project=stack.project)
-
-    # --- pushes -------------------------------------------------------------------------
-    def token(self, **overrides: Any) -> str:
-        audience = overrides.pop("audience", self.stack.push_audience)
-        email = overrides.pop("email", PUSH_INVOKER)
-        return self.stack.issuer.sign(audience, email, **overrides)
-
-    def envelope(self, history_id: Any, email: str = REP, data: str | None = None) -> bytes:
-        if data is None:
-            payload = json.dumps({"emailAddress": email, "historyId": history_id}).encode()
-            data = base64.b64encode(payload).decode()
-        return json.dumps(
-            {
-                "message": {"data": data, "messageId": str(time.time_ns())},
-                "subscription": "projects/demo-test/subscriptions/gmail-push",
-            }
-        ).encode()
-
-    def push(
-        self,
-        history_id: Any = None,
-        *,
-        token: str | None = None,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> requests.Response:
-        if history_id is None:
-            history_id = self.gmail.history_id(REP)
-        auth = {"Authorization": f"Bearer {token or self.token()}"}
-        return requests.post(
-            self.server.url + "/",
-            data=body if body is not None else self.envelope(history_id),
-            headers={"Content-Type": "application/json", **auth, **(headers or {})},
-            timeout=60,
-        )
-
-    # --- mail ---------------------------------------------------------------------------
-    def inbound(self, sender: str, subject: str, body: str, **kwargs: Any) -> tuple[str, Any]:
-        message = make_message(sender, REP, subject, body, **kwargs)
-        return self.gmail.deliver(REP, message), message
-
-    def sent(self, to: str, subject: str, body: str, **kwargs: Any) -> tuple[str, Any]:
-        message = make_message(f"{seed.REP_NAME} <{REP}>", to, subject, body, **kwargs)
-        return self.gmail.deliver(REP, message, labels=("SENT",)), message
-
-    # --- what is stored -----------------------------------------------------------------
-    def messages(self) -> dict[str, dict[str, Any]]:
-        return {
-            snap.get("gmail_id"): snap.to_dict()
-            for snap in self.db.collection("gmail_messages").stream()
-        }
-
-    def workflows(self) -> dict[str, dict[str, Any]]:
-        return {snap.id: snap.to_dict() for snap in self.db.collection("workflows").stream()}
-
-    def mailbox(self) -> dict[str, Any]:
-        return self.db.collection("mailboxes").document(REP).get().to_dict() or {}
-
-    def cursor(self) -> int:
-        return int(self.mailbox()["history_id"])
 
 
 @pytest.fixture
