@@ -9,13 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import mail_parse, webhook
+from bench import gmail_intake, mail_parse, webhook
 from devstack.stack import ROOT, running_stack
 
 # (name, run, needs the stack): the stack is started only when a selected bench needs it.
 BENCHES: tuple[tuple[str, Callable[[Any], str], bool], ...] = (
     ("webhook", webhook.run, True),
     ("mail_parse", mail_parse.run, False),
+    ("gmail_intake", gmail_intake.run, True),
 )
 
 

@@ -187,6 +187,75 @@ def story_hubspot_lead(stack: DevStack) -> bool:
     return ok
 
 
+def story_gmail_reply(stack: DevStack) -> bool:
+    """Dana answers by email: Gmail → Pub/Sub → gmail_push, routed onto her workflow."""
+    from devstack.fakes import make_message
+    from shared.adapters.store import Store
+
+    assert stack.firestore is not None
+    dana = seed.PROSPECTS[0]
+    gmail = stack.fakes["gmail"][0]
+    stack.publish_gmail_notifications()
+    say("Story: the prospect replies by email")
+    reply = make_message(
+        f"{dana.first} {dana.last} <{dana.email}>",
+        seed.REP_EMAIL,
+        "Re: Your demo request",
+        "Hi Maya,\n\nThanks for getting back to me. Could we do a 30 minute call on "
+        "Thursday? I'd like to see how the forecasts handle our seasonal peaks.\n\n"
+        "Dana\n\nOn Mon, Maya Chen wrote:\n> Thanks for your interest in Brightline!",
+    )
+    gmail.deliver(seed.REP_EMAIL, reply)
+    newsletter = make_message(
+        "Logistics Weekly <news@logistics-weekly.example>",
+        seed.REP_EMAIL,
+        "This week in logistics",
+        "Top stories...",
+        headers={"List-Unsubscribe": "<https://logistics-weekly.example/u>"},
+    )
+    gmail.deliver(seed.REP_EMAIL, newsletter)
+    print(f"  Dana's reply and a newsletter land in {seed.REP_EMAIL}'s inbox.")
+    print("  Gmail's watch publishes to Pub/Sub; the push (OIDC-signed) reaches gmail_push.")
+    store = Store(stack.project, emulator_host=stack.firestore.host)
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        messages = [d.to_dict() for d in store.db.collection("gmail_messages").stream()]
+        if len(messages) >= 2:
+            break
+        time.sleep(0.2)
+    for message in sorted(messages, key=lambda m: m["recorded_at"]):
+        intent = message.get("intent") or {}
+        print(
+            f"  {message['from']['email']:<36} → {message['route']}"
+            + (f" (intent {intent['intent']}, {intent['source']})" if intent else "")
+            + f": {'; '.join(message['reasons'][:1])}"
+        )
+    workflows = [d.to_dict() for d in store.db.collection("workflows").stream()]
+    for workflow in workflows:
+        print(
+            f"  Workflow {workflow['id']}: state {workflow['state']}, version "
+            f"{workflow['version']} (the reply joined the lead's open workflow)"
+        )
+    queue = f"projects/{stack.project}/locations/{LOCATION}/queues/draft"
+    queued = sorted(t.name.rsplit("/", 1)[-1] for t in _tasks(stack).list_tasks(parent=queue))
+    print(f"  Draft tasks queued: {queued}")
+    mailbox = store.db.collection("mailboxes").document(seed.REP_EMAIL).get().to_dict() or {}
+    print(
+        f"  Mailbox cursor: historyId {mailbox.get('history_id')} "
+        f"(Gmail is at {gmail.history_id(seed.REP_EMAIL)})"
+    )
+    routes = sorted(m["route"] for m in messages)
+    ok = (
+        routes == ["newsletter", "prospect_reply"]
+        and len(workflows) == 1
+        and workflows[0]["version"] == 2
+        and len(queued) == 2
+    )
+    row(ok, "reply routed onto workflow", f"{len(messages)} messages, routes {routes}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -200,6 +269,7 @@ def main() -> int:
         say("Every part answers")
         ok = check_every_part(stack)
         ok = story_hubspot_lead(stack) and ok
+        ok = story_gmail_reply(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")

@@ -216,6 +216,13 @@ class DevStack:
             )
         subscriber.close()
 
+    def publish_gmail_notifications(self, enabled: bool = True) -> None:
+        """Let the Gmail fake publish watch notifications to the Pub/Sub emulator, whose push
+        subscription reaches `gmail_push` through the relay, as in production. Off by default
+        so tests decide when a push happens."""
+        assert self.pubsub is not None
+        self.fakes["gmail"][0].pubsub_emulator_host = self.pubsub.host if enabled else None
+
     # --- resets between tests -----------------------------------------------------------
     def reset(self) -> None:
         assert self.firestore is not None
@@ -323,6 +330,7 @@ def main() -> int:
     with running_stack(project=args.project, function_ports=dict(DEFAULT_FUNCTION_PORTS)) as stack:
         if not args.no_functions:
             stack.start_functions()
+            stack.publish_gmail_notifications()
         urls = describe(stack)
         (stack.state_dir / "stack.json").write_text(json.dumps({**urls, "env": stack.env()}))
         print(json.dumps(urls, indent=2))

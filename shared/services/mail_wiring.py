@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 
 RETRY_UNAVAILABLE_SECONDS = 300.0
+CONTACT_CACHE_SECONDS = 300.0
+UNKNOWN_SENDER_CACHE_SECONDS = 60.0  # short: a contact created a minute ago must be found
+CONTACT_CACHE_SIZE = 2000
 
 
 class _LazyContacts:
@@ -39,7 +42,9 @@ class _LazyContacts:
 
     Without a HubSpot token, or with one HubSpot refuses, senders are treated as unknown (the
     message is still recorded) and the token is looked for again a few minutes later; a
-    refused HubSpot token must never mark the Gmail mailbox as broken.
+    refused HubSpot token must never mark the Gmail mailbox as broken. Answers are kept a
+    few minutes per instance: HubSpot allows only a few searches a second, and a burst of
+    mail usually comes from a few senders.
     """
 
     def __init__(self, runtime: Runtime) -> None:
@@ -47,6 +52,7 @@ class _LazyContacts:
         self._lookup: ContactLookup | None = None
         self._retry_at = 0.0
         self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, ContactInfo | None]] = {}
 
     def _current(self) -> ContactLookup | None:
         with self._lock:
@@ -63,11 +69,17 @@ class _LazyContacts:
             return self._lookup
 
     def find_by_email(self, email: str) -> ContactInfo | None:
+        key = email.strip().lower()
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         lookup = self._current()
         if lookup is None:
             return None
         try:
-            return lookup.find_by_email(email)
+            contact = lookup.find_by_email(email)
         except PermanentExternalError as exc:
             log.error("HubSpot refused a contact lookup: %s", exc.public_message)
             with self._lock:
@@ -75,6 +87,12 @@ class _LazyContacts:
                 self._retry_at = time.monotonic() + RETRY_UNAVAILABLE_SECONDS
             self.runtime.secrets.forget(self.runtime.settings.hubspot_access_token_id)
             return None
+        ttl = CONTACT_CACHE_SECONDS if contact is not None else UNKNOWN_SENDER_CACHE_SECONDS
+        with self._lock:
+            if len(self._cache) >= CONTACT_CACHE_SIZE:
+                self._cache.clear()
+            self._cache[key] = (now + ttl, contact)
+        return contact
 
 
 class _LazyIntent:

@@ -171,20 +171,19 @@ class Mailboxes:
         return (ref.get().to_dict()) or {}
 
     def _renew(self, email: str, gmail: GmailMailbox, now: datetime) -> None:
+        """Call `users.watch` again (it is idempotent; Gmail asks for it daily). Sub-fields
+        are updated one by one so a recorded lapse stays visible after the renewal."""
         answer = gmail.watch(self.topic, WATCH_LABELS)
         expiration_ms = int(answer.get("expiration") or 0)
+        expires = datetime.fromtimestamp(expiration_ms / 1000, UTC) if expiration_ms else None
         self._ref(email).update(
             {
-                "watch": {
-                    "topic": self.topic,
-                    "renewed_at": now,
-                    "expires_at": datetime.fromtimestamp(expiration_ms / 1000, UTC)
-                    if expiration_ms
-                    else None,
-                    "history_id": str(answer.get("historyId") or ""),
-                    "status": "active",
-                    "error": None,
-                }
+                "watch.topic": self.topic,
+                "watch.renewed_at": now,
+                "watch.expires_at": expires,
+                "watch.history_id": str(answer.get("historyId") or ""),
+                "watch.status": "active",
+                "watch.error": None,
             }
         )
 
@@ -231,7 +230,12 @@ class Mailboxes:
             self._ref(email).update({"watch.status": "lapsed", "watch.lapsed_at": now})
         renewed = watch.get("renewed_at")
         if self.topic and (renewed is None or now - renewed >= self.renew_after):
-            self._renew(email, self.access.gmail_for(email, data), now)
+            try:
+                self._renew(email, self.access.gmail_for(email, data), now)
+            except AuthorizationRefused:
+                # Perhaps reconnected since this instance read the token: read it afresh once.
+                self.access.forget(email, data)
+                self._renew(email, self.access.gmail_for(email, data), now)
             report.renewed.append(email)
         last_heard = max(
             (t for t in (data.get("last_push_at"), data.get("last_poll_at")) if t is not None),

@@ -285,3 +285,33 @@ def test_a_push_for_a_mailbox_we_do_not_know_is_acknowledged(mail):
     assert (
         mail.db.collection("mailboxes").document("stranger@elsewhere.example").get().exists is False
     )
+
+
+@pytest.fixture
+def published(local):
+    """`gmail_push` on the port the stack's push subscription targets, and the Gmail fake
+    publishing its watch notifications to the Pub/Sub emulator, as Gmail does."""
+    port = local.function_ports["gmail_push"]
+    server = serve_function("gmail_push", SOURCE, local.env(), port)
+    gmail = local.fakes["gmail"][0]
+    gmail.pubsub_emulator_host = local.pubsub.host
+    seed.seed(local)
+    tasks_client(local).pause_queue(name=queue_path(local))
+    yield Mail(local, server)
+    gmail.pubsub_emulator_host = None
+    server.stop()
+
+
+def test_gmail_to_pubsub_to_the_function_end_to_end(published):
+    mail = published
+    gmail_id, _ = mail.inbound(DANA.email, "Forecasting", "Could we see a demo next week?")
+
+    deadline = time.monotonic() + 30
+    while gmail_id not in mail.messages() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    assert gmail_id in mail.messages()
+    assert mail.messages()[gmail_id]["route"] == "prospect_reply"
+    assert mail.gmail.notifications[-1]["data"]["emailAddress"] == REP
+    assert any(d["route"] == "gmail" and d["status"] == 200 for d in mail.stack.relay.deliveries)
+    assert len(draft_tasks(mail.stack)) == 1

@@ -1,0 +1,129 @@
+"""`maintenance` over HTTP: Cloud Scheduler's hourly call renews watches, polls quiet
+mailboxes, and records lapsed or failing ones for the operator page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from devstack import seed
+from devstack.stack import PUSH_INVOKER, ROOT, SCHEDULER_INVOKER
+from shared.adapters.secrets import SecretStore
+from shared.domain.gmail_history import token_secret_name
+from tests.conftest import serve_function
+from tests.functions.gmail_support import DANA, REP, Mail, queue_path, tasks_client
+
+pytestmark = pytest.mark.stack
+SOURCE = ROOT / "functions/maintenance/main.py"
+LI = "li@brightline.example"
+
+
+@pytest.fixture(scope="module")
+def server(stack):
+    server = serve_function("maintenance", SOURCE, stack.env())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail(local, server):
+    seed.seed(local)
+    tasks_client(local).pause_queue(name=queue_path(local))
+    return Mail(local, server)
+
+
+def run(mail: Mail, email: str = SCHEDULER_INVOKER) -> requests.Response:
+    token = mail.stack.issuer.sign(mail.stack.function_url("maintenance"), email)
+    return requests.post(
+        mail.server.url + "/", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def set_mailbox(mail: Mail, email: str = REP, **fields) -> None:
+    mail.db.collection("mailboxes").document(email).update(fields)
+
+
+def test_only_the_scheduler_may_call(mail):
+    before = mail.mailbox()
+
+    assert run(mail, email=PUSH_INVOKER).status_code == 401
+    assert requests.post(mail.server.url + "/", timeout=30).status_code == 401
+
+    assert mail.mailbox() == before
+
+
+def test_a_day_old_watch_is_renewed_and_a_fresh_one_is_left_alone(mail):
+    now = datetime.now(UTC)
+    set_mailbox(mail, **{"watch.renewed_at": now - timedelta(hours=25), "last_push_at": now})
+    mail.gmail.clear_requests()
+
+    answer = run(mail)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["renewed"] == [REP], answer.json()
+    watch = mail.mailbox()["watch"]
+    assert now - timedelta(minutes=1) < watch["renewed_at"]
+    assert watch["expires_at"] > now + timedelta(days=6)
+    assert mail.gmail.watch_of(REP)["labelIds"] == ["INBOX", "SENT"]
+    assert len(mail.gmail.requests_to("/gmail/v1/users/me/watch")) == 1
+
+    assert run(mail).json()["renewed"] == []
+    assert len(mail.gmail.requests_to("/gmail/v1/users/me/watch")) == 1
+
+
+def test_a_mailbox_whose_pushes_went_quiet_is_polled(mail):
+    now = datetime.now(UTC)
+    set_mailbox(mail, last_push_at=now - timedelta(hours=7))
+    gmail_id, _ = mail.inbound(DANA.email, "Pricing", "Could you send pricing?")  # no push
+
+    answer = run(mail)
+
+    assert answer.json()["polled"] == [REP]
+    assert list(mail.messages()) == [gmail_id]
+    assert mail.messages()[gmail_id]["route"] == "prospect_reply"
+    assert run(mail).json()["polled"] == []  # just polled: not again within the hour
+
+
+def test_a_lapsed_watch_is_recorded_and_renewed(mail):
+    now = datetime.now(UTC)
+    set_mailbox(
+        mail,
+        **{
+            "watch.expires_at": now - timedelta(hours=1),
+            "watch.renewed_at": now - timedelta(days=8),
+            "last_push_at": now,
+        },
+    )
+
+    answer = run(mail)
+
+    assert answer.json()["lapsed"] == [REP], answer.json()
+    assert answer.json()["renewed"] == [REP], answer.json()
+    watch = mail.mailbox()["watch"]
+    assert watch["status"] == "active"
+    assert now - timedelta(minutes=1) < watch["lapsed_at"] <= datetime.now(UTC)
+
+
+def test_a_refused_mailbox_is_marked_and_the_others_still_get_their_upkeep(mail):
+    mail.gmail.mailbox(LI)
+    oauth = mail.stack.fakes["oauth"][0]
+    secrets = SecretStore(mail.stack.project, mail.stack.secrets.address)
+    secrets.write(token_secret_name(LI), oauth.issue_refresh_token(LI))
+    seed.connect_mailbox(mail.stack, LI)
+    secrets.write(token_secret_name(LI), "1//revoked-by-the-user")
+    old = datetime.now(UTC) - timedelta(hours=25)
+    for email in (REP, LI):
+        set_mailbox(mail, email, **{"watch.renewed_at": old})
+
+    answer = run(mail)
+
+    assert answer.status_code == 200
+    assert answer.json()["renewed"] == [REP], answer.json()
+    assert LI in answer.json()["failed"]
+    li = mail.db.collection("mailboxes").document(LI).get().to_dict()
+    assert li["status"] == "needs_attention"
+    assert "authorization" in li["attention"]["reason"]
+    assert "1//revoked" not in str(li)
+    assert run(mail).json()["attention"] == [LI]
