@@ -42,7 +42,7 @@ def decode_push(body: bytes) -> PushNotice:
     """The mailbox and historyId of a Pub/Sub push body; UndecodablePush says what is wrong."""
     try:
         envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise UndecodablePush("body is not JSON") from None
     message = envelope.get("message") if isinstance(envelope, dict) else None
     if not isinstance(message, dict):
@@ -53,7 +53,7 @@ def decode_push(body: bytes) -> PushNotice:
     try:
         decoded = base64.b64decode(data + "=" * (-len(data) % 4), altchars=b"-_", validate=False)
         payload = json.loads(decoded)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise UndecodablePush("data is not base64 JSON") from None
     if not isinstance(payload, dict):
         raise UndecodablePush("data is not a JSON object")
@@ -86,24 +86,37 @@ def readable(labels: Iterable[str]) -> bool:
 
 
 def candidates(page: Mapping[str, Any]) -> list[Candidate]:
-    """New INBOX/SENT messages of one `history.list` page, each once, in record order."""
+    """New INBOX/SENT messages of one `history.list` page, each once, in record order.
+
+    A message drafted, trashed or marked spam later in the same page is dropped; malformed
+    records and entries are skipped.
+    """
     seen: dict[str, Candidate] = {}
-    for record in page.get("history", []) or []:
-        if not isinstance(record, dict):
-            continue
-        for added in record.get("messagesAdded", []) or []:
+    for record in _objects(page.get("history")):
+        for added in _objects(record.get("messagesAdded")):
             _take(seen, added.get("message"), ())
-        for labelled in record.get("labelsAdded", []) or []:
-            added_labels = {str(label).upper() for label in labelled.get("labelIds", []) or []}
-            if added_labels & READ_LABELS:
-                _take(seen, labelled.get("message"), added_labels)
+        for labelled in _objects(record.get("labelsAdded")):
+            added_labels = {str(label).upper() for label in _strings(labelled.get("labelIds"))}
+            message = labelled.get("message")
+            if added_labels & SKIP_LABELS and isinstance(message, dict):
+                seen.pop(str(message.get("id")), None)
+            elif added_labels & READ_LABELS:
+                _take(seen, message, added_labels)
     return list(seen.values())
+
+
+def _objects(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _take(seen: dict[str, Candidate], message: Any, extra: Iterable[str]) -> None:
     if not isinstance(message, dict) or not message.get("id"):
         return
-    labels = frozenset({str(label).upper() for label in message.get("labelIds", []) or []})
+    labels = frozenset({label.upper() for label in _strings(message.get("labelIds"))})
     labels |= frozenset(extra)
     gmail_id = str(message["id"])
     if not readable(labels):
@@ -120,7 +133,7 @@ def page_cursor(page: Mapping[str, Any]) -> int | None:
     """
     if not page.get("nextPageToken") and _is_id(page.get("historyId")):
         return int(str(page["historyId"]))
-    ids = [int(str(r["id"])) for r in page.get("history", []) or [] if _is_id(r.get("id"))]
+    ids = [int(str(r["id"])) for r in _objects(page.get("history")) if _is_id(r.get("id"))]
     return max(ids) if ids else None
 
 

@@ -7,15 +7,24 @@ import hashlib
 import re
 
 _PREFIX = "salesagent."
-_OURS = re.compile(r"^<?salesagent\.[a-z0-9-]+\.[0-9]+\.[0-9a-f]{12}@[^<>\s@]+>?$", re.IGNORECASE)
+_OURS = re.compile(
+    r"^(<?)salesagent\.[a-z0-9-]+\.[0-9]+\.[0-9a-f]{12}@[^<>\s@]+(>?)$",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 def make_message_id(workflow_id: str, version: int, domain: str, salt: str = "") -> str:
     """`<salesagent.<workflow>.<version>.<hash>@domain>`: stable for one workflow version."""
+    host = domain.strip().lower()
+    if version < 0 or not host or any(c in host for c in "<>@ "):
+        raise ValueError("a Message-ID needs a version of 0 or more and a plain domain")
     safe = re.sub(r"[^a-z0-9-]+", "-", workflow_id.lower()).strip("-") or "wf"
     digest = hashlib.sha256(f"{workflow_id}|{version}|{salt}".encode()).hexdigest()[:12]
-    return f"<{_PREFIX}{safe}.{int(version)}.{digest}@{domain.strip().lower()}>"
+    return f"<{_PREFIX}{safe}.{int(version)}.{digest}@{host}>"
 
 
 def is_our_message_id(message_id: str | None) -> bool:
-    return bool(message_id) and bool(_OURS.match(str(message_id).strip()))
+    """Shaped like ours (brackets balanced). Not proof of origin: callers use it only for
+    mail in the rep's own Sent folder."""
+    match = _OURS.match(str(message_id or "").strip())
+    return match is not None and len(match.group(1)) == len(match.group(2))

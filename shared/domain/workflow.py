@@ -23,9 +23,10 @@ class WorkflowState(StrEnum):
 CLOSED_STATES = frozenset({WorkflowState.CLOSED})
 
 
-def is_open(state: str) -> bool:
-    """An open workflow absorbs new signals for its contact instead of a second one opening."""
-    return state not in CLOSED_STATES
+def is_open(state: str | None) -> bool:
+    """An open workflow absorbs new signals for its contact instead of a second one opening.
+    A record without a state is not one to attach to."""
+    return state is not None and state not in CLOSED_STATES
 
 
 class Source(StrEnum):

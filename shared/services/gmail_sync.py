@@ -15,6 +15,7 @@ cursor restarts from the mailbox's current historyId read before that listing.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -182,7 +183,7 @@ class GmailSync:
         try:
             for page in gmail.history_pages(str(stored)):
                 result.pages += 1
-                self._process(gmail, email, candidates(page), counts, routes)
+                self._process(gmail, email, candidates(page), counts, routes, ref)
                 moved = self._advance(ref, holder, page_cursor(page))
                 result.cursor_to = moved
         except NotFound:
@@ -197,9 +198,11 @@ class GmailSync:
         found: list[Candidate],
         counts: Counter[str],
         routes: Counter[str],
+        mailbox_ref: Any,
     ) -> None:
         if not found:
             return
+        last_beat = time.monotonic()
         refs = [self.intake.message_ref(email, c.gmail_id) for c in found]
         known = {snap.id: snap for snap in self.store.db.get_all(refs) if snap.exists}
         for candidate, ref in zip(found, refs, strict=True):
@@ -222,6 +225,10 @@ class GmailSync:
                 raw=raw,
             )
             recorded = self.intake.record(message)
+            if time.monotonic() - last_beat > self.lease.total_seconds() / 3:
+                # A page of slow messages (LLM calls) must not outlive the lease.
+                mailbox_ref.update({"sync_lease.until": _now() + self.lease})
+                last_beat = time.monotonic()
             counts[recorded.outcome.value] += 1
             if recorded.route and recorded.outcome is Outcome.RECORDED:
                 routes[recorded.route] += 1
@@ -251,7 +258,7 @@ class GmailSync:
             Candidate(str(item["id"]), str(item.get("threadId") or item["id"]), frozenset())
             for item in reversed(listed)  # oldest first
         ]
-        self._process(gmail, email, found, counts, routes)
+        self._process(gmail, email, found, counts, routes, ref)
         result.cursor_to = self._advance(ref, holder, head)
         ref.update(
             {

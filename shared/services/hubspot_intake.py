@@ -183,6 +183,8 @@ class HubSpotIntake:
         if signal.trigger is not None and signal.object_type == "contact":
             open_id = data.get("open_workflow_id")
             open_doc = db.collection(WORKFLOWS).document(open_id).get() if open_id else None
+            if open_doc is None or not open_doc.exists or not is_open(open_doc.get("state")):
+                open_doc = self._open_workflow_from_mail(signal.object_id)
             if open_doc is not None and open_doc.exists and is_open(open_doc.get("state")):
                 outcome, workflow_id = Outcome.ATTACHED, str(open_id)
                 self._attach(batch, open_doc, signal, now)
@@ -214,6 +216,19 @@ class HubSpotIntake:
             batch.create(obj.reference, _unflatten(update))
         batch.commit()
         return outcome, workflow_id
+
+    def _open_workflow_from_mail(self, contact_id: int) -> Any | None:
+        """An open workflow a Gmail reply opened for this contact (Gmail intake knows the
+        contact id but not the CRM object record), so HubSpot signals join it."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.store.db.collection(WORKFLOWS)
+            .where(filter=FieldFilter("contact_id", "==", contact_id))
+            .limit(20)
+        )
+        found = [snap for snap in query.stream() if is_open((snap.to_dict() or {}).get("state"))]
+        return found[0] if found else None
 
     @staticmethod
     def _object_update(signal: Signal, known: dict[str, Any], now: datetime) -> dict[str, Any]:

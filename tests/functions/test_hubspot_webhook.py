@@ -205,6 +205,19 @@ def test_a_contact_with_an_open_workflow_gets_the_signal_attached(hub, webhook):
     assert len(_queued_drafts(hub)) == 1
 
 
+def test_a_workflow_a_gmail_reply_opened_gets_the_contacts_signals(hub, webhook):
+    """Gmail intake opens workflows knowing the contact id only (no CRM object record)."""
+    _db(hub).document("workflows/wf-from-mail").set(
+        {"id": "wf-from-mail", "state": "awaiting_approval", "contact_id": 701, "version": 1}
+    )
+    answer = _post(webhook, form_submission(701, "dana@northwind.example"))
+    assert answer.json()["outcomes"] == {"attached": 1}
+    [workflow] = _workflows(hub)
+    assert workflow["id"] == "wf-from-mail"
+    assert workflow["signals"] == 1
+    assert _queued_drafts(hub) == []
+
+
 def test_one_bad_event_does_not_lose_the_others(hub, webhook):
     good = crm_event("contact.creation", 640)
     answer = _post(webhook, [{"objectId": "not-a-number"}, good, "junk"])
