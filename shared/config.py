@@ -179,6 +179,38 @@ class Settings(BaseSettings):
         "gpt-4.1-mini", description="Model that reads the intent of a prospect's reply."
     )
 
+    # --- voice training -----------------------------------------------------------------
+    voice_upload_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest file accepted by upload or download."
+    )
+    voice_max_sample_chars: int = Field(
+        400_000, ge=1000, description="Extracted text kept per sample (the rest is cut)."
+    )
+    voice_language: str = Field(
+        "en", description="Preferred transcript language(s) for YouTube, comma-separated."
+    )
+    link_fetch_timeout_seconds: float = Field(
+        30.0, gt=0, le=300, description="Whole-download time limit for a share link."
+    )
+    link_fetch_max_redirects: int = Field(5, ge=0, le=10, description="Redirects followed.")
+    link_fetch_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="host:port pairs a share link may reach although they are local or plain "
+        "http (tests and the devstack only; empty in production).",
+    )
+    openai_embedding_model: str = Field(
+        "text-embedding-3-small", description="Embedding model when an OpenAI key is stored."
+    )
+    embedding_dimensions: int = Field(
+        384,
+        ge=64,
+        le=3072,
+        description="Vector size of every stored embedding (the offline model's is 384).",
+    )
+    openai_profile_model: str = Field(
+        "gpt-4.1-mini", description="Model that writes a rep's style guide."
+    )
+
     # --- outside services' endpoints ----------------------------------------------------
     google_oauth_token_uri: str = Field(
         "https://oauth2.googleapis.com/token", description="Google OAuth token endpoint."
@@ -209,7 +241,11 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "oidc_issuers", "hubspot_start_lifecycle_stages", "internal_domains", mode="before"
+        "oidc_issuers",
+        "hubspot_start_lifecycle_stages",
+        "internal_domains",
+        "link_fetch_allow_hosts",
+        mode="before",
     )
     @classmethod
     def _split_issuers(cls, value: object) -> object:
@@ -222,7 +258,12 @@ class Settings(BaseSettings):
         if self.environment is Environment.PRODUCTION:
             local = [
                 name
-                for name in ("firestore_emulator_host", "tasks_endpoint", "secrets_endpoint")
+                for name in (
+                    "firestore_emulator_host",
+                    "tasks_endpoint",
+                    "secrets_endpoint",
+                    "link_fetch_allow_hosts",
+                )
                 if getattr(self, name)
             ]
             if local:
