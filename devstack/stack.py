@@ -46,6 +46,7 @@ GMAIL_SUBSCRIPTION = "gmail-push"
 TASKS_INVOKER = "tasks-invoker@demo-local.iam.gserviceaccount.com"
 PUSH_INVOKER = "gmail-push@demo-local.iam.gserviceaccount.com"
 SCHEDULER_INVOKER = "scheduler-invoker@demo-local.iam.gserviceaccount.com"
+OPERATOR_ACCOUNT = "operator@demo-local.iam.gserviceaccount.com"
 LOCATION = "europe-west1"
 
 log = logging.getLogger("devstack")
@@ -154,6 +155,7 @@ class DevStack:
             "PUBSUB_PUSH_SERVICE_ACCOUNT": PUSH_INVOKER,
             "GMAIL_TOPIC": f"projects/{self.project}/topics/{GMAIL_TOPIC}",
             "SCHEDULER_INVOKER_EMAIL": SCHEDULER_INVOKER,
+            "VOICE_API_CALLERS": OPERATOR_ACCOUNT,
             "GOOGLE_OAUTH_TOKEN_URI": f"{self.fake_url('oauth')}/token",
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),

@@ -207,6 +207,11 @@ class Settings(BaseSettings):
         le=3072,
         description="Vector size of every stored embedding (the offline model's is 384).",
     )
+    voice_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Service accounts (comma-separated) allowed to call the voice API: the "
+        "operator page's, and any service that submits samples.",
+    )
     openai_profile_model: str = Field(
         "gpt-4.1-mini", description="Model that writes a rep's style guide."
     )
@@ -245,6 +250,7 @@ class Settings(BaseSettings):
         "hubspot_start_lifecycle_stages",
         "internal_domains",
         "link_fetch_allow_hosts",
+        "voice_api_callers",
         mode="before",
     )
     @classmethod

@@ -1,7 +1,9 @@
-"""Stateful HTTP fakes of Google OAuth, Gmail, HubSpot and OpenAI for the real client libraries.
+"""Stateful HTTP fakes of Google OAuth, Gmail, Drive, HubSpot, OpenAI and YouTube for the real
+client libraries.
 
 Start them all (each on 127.0.0.1, in a thread) with :func:`start_fakes`; the Google fakes share
-one :class:`GoogleAccounts` registry, so a token issued by the OAuth fake opens the Gmail fake.
+one :class:`GoogleAccounts` registry, so a token issued by the OAuth fake opens the Gmail and Drive
+fakes.
 """
 
 from __future__ import annotations
@@ -9,25 +11,29 @@ from __future__ import annotations
 import threading
 
 from devstack.fakes.base import FakeHTTPError, FakeService
+from devstack.fakes.drive import FakeDrive
 from devstack.fakes.gmail import FakeGmail, make_message
 from devstack.fakes.google import DEFAULT_SCOPES, GoogleAccounts, google_error_body
 from devstack.fakes.hubspot import DEFAULT_TOKEN, FakeHubSpot
 from devstack.fakes.oauth import FakeGoogleOAuth
 from devstack.fakes.openai import FakeOpenAI
+from devstack.fakes.youtube import FakeYouTube
 from devstack.serving import ThreadedServer
 
-FAKE_NAMES = ("oauth", "gmail", "hubspot", "openai")
+FAKE_NAMES = ("oauth", "gmail", "drive", "hubspot", "openai", "youtube")
 
 __all__ = [
     "DEFAULT_SCOPES",
     "DEFAULT_TOKEN",
     "FAKE_NAMES",
+    "FakeDrive",
     "FakeGmail",
     "FakeGoogleOAuth",
     "FakeHTTPError",
     "FakeHubSpot",
     "FakeOpenAI",
     "FakeService",
+    "FakeYouTube",
     "GoogleAccounts",
     "google_error_body",
     "make_message",
@@ -42,8 +48,10 @@ def build_fakes(accounts: GoogleAccounts | None = None) -> dict[str, FakeService
     return {
         "oauth": FakeGoogleOAuth(shared),
         "gmail": FakeGmail(shared),
+        "drive": FakeDrive(shared),
         "hubspot": FakeHubSpot(),
         "openai": FakeOpenAI(),
+        "youtube": FakeYouTube(),
     }
 
 

@@ -1,32 +1,120 @@
 """Cloud Function `voice`.
 
-Voice samples: the ingest API and the Cloud Tasks target that extracts a sample and rebuilds the
-rep's voice profile.
+The voice-training API (called by the operator page's service account) and the Cloud Tasks
+targets that extract a sample and rebuild a rep's voice profile:
+
+    POST   /samples             multipart upload (rep, file, title?) or JSON reference
+    GET    /samples?rep=        the rep's samples with status, source, size, error
+    DELETE /samples/<id>?rep=   remove a sample, its text and embeddings for good
+    GET    /profile?rep=        the rep's voice profile
+    POST   /profile/retrain     {"rep"}: rebuild now
+    POST   /tasks/extract       Cloud Tasks: {"sample_id", "generation"}
+    POST   /tasks/profile       Cloud Tasks: {"rep"}
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest, NotImplementedYet
+from shared.errors import BadRequest, NotFound, PayloadTooLarge
 from shared.runtime import Runtime
-from shared.web import entrypoint, verify_task_caller
+from shared.services.voice_api import accepted, rep_of, submit_reference, submit_upload
+from shared.services.voice_wiring import VoiceWiring
+from shared.web import entrypoint, read_body, verify_task_caller
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+WIRING = VoiceWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_voice
+_JSON_LIMIT = 64 * 1024
+_MULTIPART_SLACK = 64 * 1024
+
+
+def _json_body(request: flask.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(read_body(request, _JSON_LIMIT) or b"{}")
+    except ValueError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def _tasks(request: flask.Request, path: str) -> Any:
+    verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
+    body = _json_body(request)
+    if path == "/tasks/extract":
+        generation = body.get("generation")
+        status = WIRING.service.process(
+            str(body.get("sample_id") or ""), int(generation) if generation else None
+        )
+        return {"status": status}
+    if path == "/tasks/profile":
+        profile = WIRING.service.rebuild_profile(
+            rep_of(body.get("rep")), force=body.get("force") is True
+        )
+        return {"version": profile.get("version"), "samples": profile.get("samples")}
+    raise NotFound("no such task")
+
+
+def _upload(request: flask.Request) -> Any:
+    limit = SETTINGS.voice_upload_max_bytes
+    if request.content_length is not None and request.content_length > limit + _MULTIPART_SLACK:
+        raise PayloadTooLarge(f"the file is larger than {limit // (1024 * 1024)} MB")
+    upload = request.files.get("file")
+    if upload is None:
+        raise BadRequest("multipart uploads need a `file` part")
+    data = upload.stream.read(limit + 1)
+    return accepted(
+        *submit_upload(
+            WIRING.service,
+            rep_of(request.form.get("rep")),
+            data,
+            filename=upload.filename,
+            content_type=upload.mimetype,
+            title=request.form.get("title"),
+            max_bytes=limit,
+        )
+    )
 
 
 @functions_framework.http
 @entrypoint("voice", SETTINGS)
 def voice(request: flask.Request) -> Any:
-    if request.method != "POST":
-        raise BadRequest("use POST")
-    verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
-    raise NotImplementedYet("voice: this step lands with its own issue")
+    path = "/" + request.path.strip("/")
+    if path.startswith("/tasks/"):
+        if request.method != "POST":
+            raise BadRequest("use POST")
+        return _tasks(request, path)
+    RUNTIME.verifier.verify(
+        request.headers.get("Authorization"),
+        audience=_AUDIENCE,
+        allowed_emails=SETTINGS.voice_api_callers,
+    )
+    service = WIRING.service
+    if path == "/samples" and request.method == "POST":
+        if (request.mimetype or "").startswith("multipart/"):
+            return _upload(request)
+        return accepted(*submit_reference(service, _json_body(request)))
+    if path == "/samples" and request.method == "GET":
+        return {"samples": service.list_samples(rep_of(request.args.get("rep")))}
+    if path.startswith("/samples/") and request.method == "DELETE":
+        service.delete(rep_of(request.args.get("rep")), path.removeprefix("/samples/"))
+        return {"deleted": True}
+    if path == "/profile" and request.method == "GET":
+        profile = service.profile(rep_of(request.args.get("rep")))
+        if profile is None:
+            raise NotFound("no profile yet")
+        return {"profile": {k: v for k, v in profile.items() if k != "fingerprint"}}
+    if path == "/profile/retrain" and request.method == "POST":
+        rep = rep_of(_json_body(request).get("rep"))
+        service.enqueue_profile(rep, "retrain asked", force=True)
+        return {"queued": True}, 202
+    raise NotFound("no such route")

@@ -41,6 +41,7 @@ from shared.domain.mail import ParsedMessage, parse_message
 from shared.domain.outbound import is_our_message_id
 from shared.domain.routing import Route, RoutingContext, RoutingDecision, route
 from shared.domain.workflow import Source, WorkflowState, is_open
+from shared.services.voice import SAMPLES, TaskTarget, sample_id_for
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ MESSAGES = "gmail_messages"
 THREADS = "threads"
 WORKFLOWS = "workflows"
 SUPPRESSIONS = "suppressions"
-VOICE_SAMPLES = "voice_samples"
 MAX_STORED_TEXT = 20_000
 UNSUBSCRIBE_INTENT_CONFIDENCE = 0.6
 
@@ -111,6 +111,8 @@ class _Plan:
     version: int | None = None
     opened: bool = False
     draft_task: str | None = None
+    voice_task: str | None = None
+    voice_sample_id: str | None = None
     changes: list[str] = field(default_factory=list)
 
 
@@ -142,6 +144,7 @@ class MailIntake:
         intent: IntentReader | None = None,
         internal_domains: Iterable[str] = (),
         auto_reply_defer: timedelta = timedelta(days=5),
+        voice: TaskTarget | None = None,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -150,21 +153,48 @@ class MailIntake:
         self.intent: IntentReader = intent or RulesIntentClassifier()
         self.internal_domains = frozenset(d.lower().lstrip("@") for d in internal_domains)
         self.auto_reply_defer = auto_reply_defer
+        self.voice = voice
 
     # --- public -------------------------------------------------------------------------
     def message_ref(self, mailbox: str, gmail_id: str) -> Any:
         return self.store.db.collection(MESSAGES).document(message_doc_id(mailbox, gmail_id))
 
     def repair(self, snapshot: Any) -> Recorded:
-        """A message recorded earlier: queue its task if the earlier run died before that."""
+        """A message recorded earlier: queue its tasks if the earlier run died before that."""
         data = snapshot.to_dict() or {}
         effects = data.get("effects") or {}
         task = effects.get("draft_task")
-        if effects.get("done", True) or not task:
-            return Recorded(Outcome.DUPLICATE, data.get("route"), data.get("workflow_id"), task)
-        self._enqueue_draft(task, str(data["workflow_id"]), int(effects["version"]))
+        route, workflow = data.get("route"), data.get("workflow_id")
+        if effects.get("done", True):
+            return Recorded(Outcome.DUPLICATE, route, workflow, task)
+        self._run_effects(
+            task,
+            workflow,
+            int(effects["version"]) if effects.get("version") else None,
+            effects.get("voice_task"),
+            effects.get("voice_sample_id"),
+        )
         snapshot.reference.update({"effects.done": True})
-        return Recorded(Outcome.REPAIRED, data.get("route"), data.get("workflow_id"), task)
+        return Recorded(Outcome.REPAIRED, route, workflow, task)
+
+    def _run_effects(
+        self,
+        draft_task: str | None,
+        workflow_id: str | None,
+        version: int | None,
+        voice_task: str | None,
+        voice_sample_id: str | None,
+    ) -> None:
+        if draft_task and workflow_id and version:
+            self._enqueue_draft(draft_task, workflow_id, version)
+        if voice_task and voice_sample_id and self.voice is not None:
+            self.tasks.enqueue(
+                self.voice.queue,
+                voice_task,
+                self.voice.url,
+                {"sample_id": voice_sample_id, "generation": 1},
+                audience=self.voice.audience,
+            )
 
     def record(self, message: FetchedMessage) -> Recorded:
         if not readable(message.labels):
@@ -188,8 +218,14 @@ class MailIntake:
         plan, existing = self.store.run_transaction(apply)
         if plan is None:
             return self.repair(existing)
-        if plan.draft_task and plan.workflow_id and plan.version:
-            self._enqueue_draft(plan.draft_task, plan.workflow_id, plan.version)
+        if plan.draft_task or plan.voice_task:
+            self._run_effects(
+                plan.draft_task,
+                plan.workflow_id,
+                plan.version,
+                plan.voice_task,
+                plan.voice_sample_id,
+            )
             self.message_ref(message.mailbox, message.gmail_id).update({"effects.done": True})
         log.info(
             "message routed",
@@ -468,25 +504,32 @@ class MailIntake:
             )
             plan.workflow_id, plan.version = current.id, version
             plan.changes.append("rep answered; pending draft stale")
-        if plan.decision.voice_sample and (parsed.new_text or "").strip():
-            sample_id = f"gmail-{_short_hash(message.mailbox, message.gmail_id)}"
+        if plan.decision.voice_sample and (parsed.new_text or "").strip() and self.voice:
+            sample_id = sample_id_for(message.mailbox, "gmail", message.gmail_id)
             writes.append(
                 (
                     "set",
-                    self.store.db.collection(VOICE_SAMPLES).document(sample_id),
+                    self.store.db.collection(SAMPLES).document(sample_id),
                     {
                         "id": sample_id,
                         "rep": message.mailbox,
-                        "source": "gmail_sent",
+                        "source_type": "gmail",
+                        "source_id": message.gmail_id,
+                        "source_url": None,
+                        "title": parsed.subject[:300] or "(no subject)",
                         "status": "pending",
-                        "title": parsed.subject[:300],
-                        "gmail_id": message.gmail_id,
-                        "thread_id": message.thread_id,
-                        "text": parsed.new_text[:MAX_STORED_TEXT],
+                        "generation": 1,
+                        "voice_profile_id": message.mailbox,
+                        "embedding_state": "none",
+                        "raw_text": parsed.new_text[:MAX_STORED_TEXT],
+                        "metadata": {"thread_id": message.thread_id},
                         "created_at": now,
+                        "updated_at": now,
                     },
                 )
             )
+            plan.voice_task = task_id("voice-extract", sample_id, 1)
+            plan.voice_sample_id = sample_id
             plan.changes.append("voice sample recorded")
 
     def _auto_reply(
@@ -686,7 +729,9 @@ class MailIntake:
             "effects": {
                 "draft_task": plan.draft_task,
                 "version": plan.version,
-                "done": plan.draft_task is None,
+                "voice_task": plan.voice_task,
+                "voice_sample_id": plan.voice_sample_id,
+                "done": plan.draft_task is None and plan.voice_task is None,
             },
         }
 

@@ -24,6 +24,7 @@ from shared.services.mail_intake import (
     MailIntake,
 )
 from shared.services.mailboxes import MailboxAccess, Mailboxes
+from shared.services.voice import TaskTarget
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -136,6 +137,11 @@ class GmailServices:
             intent=_LazyIntent(self.runtime),
             internal_domains=settings.internal_domains,
             auto_reply_defer=timedelta(days=settings.auto_reply_defer_days),
+            voice=TaskTarget(
+                settings.queue_voice,
+                settings.function_url_voice.rstrip("/") + "/tasks/extract",
+                settings.function_url_voice,
+            ),
         )
 
     @cached_property

@@ -69,6 +69,27 @@ class MailboxAccess:
         with self._lock:
             self._clients = {k: v for k, v in self._clients.items() if k[0] != email}
 
+    def credentials_for(self, email: str, token_secret: str | None = None) -> Any:
+        """The person's Google credentials (the grant stored when they connected), for Drive
+        and Calendar as well as Gmail."""
+        from shared.adapters.google_auth import user_credentials
+
+        secret_id = token_secret or token_secret_name(email)
+        try:
+            refresh_token = self.secrets.read(secret_id)
+        except NotFound:
+            raise AuthorizationRefused(
+                "google: no stored authorization for this person; connect their account"
+            ) from None
+        client_id, client_secret = self._oauth_client()
+        return user_credentials(
+            refresh_token,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_uri=self.settings.google_oauth_token_uri,
+            scopes=(),
+        )
+
     def gmail_for(self, email: str, data: dict[str, Any]) -> GmailMailbox:
         from shared.adapters.gmail import GmailMailbox
         from shared.adapters.google_auth import user_credentials

@@ -30,8 +30,8 @@ def queue_path(stack, queue: str = "draft") -> str:
     return f"projects/{stack.project}/locations/{LOCATION}/queues/{queue}"
 
 
-def draft_tasks(stack) -> list[str]:
-    names = [t.name for t in tasks_client(stack).list_tasks(parent=queue_path(stack))]
+def draft_tasks(stack, queue: str = "draft") -> list[str]:
+    names = [t.name for t in tasks_client(stack).list_tasks(parent=queue_path(stack, queue))]
     return sorted(name.rsplit("/", 1)[1] for name in names)
 
 

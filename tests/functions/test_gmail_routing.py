@@ -36,7 +36,8 @@ def push_server(stack):
 @pytest.fixture
 def mail(local, push_server):
     seed.seed(local)
-    tasks_client(local).pause_queue(name=queue_path(local))
+    for queue in ("draft", "voice"):
+        tasks_client(local).pause_queue(name=queue_path(local, queue))
     return Mail(local, push_server)
 
 
@@ -67,10 +68,12 @@ def test_the_reps_own_answer_marks_the_workflow_answered_and_becomes_a_voice_sam
     assert workflow["state"] == "rep_answered"
     assert workflow["version"] == 2
     assert draft_tasks(mail.stack) == [f"draft-{workflow_id}-1"]  # no draft over the rep's
-    (sample,) = [s.to_dict() for s in mail.db.collection("voice_samples").stream()]
+    (sample,) = [s.to_dict() for s in mail.db.collection("training_samples").stream()]
     assert sample["rep"] == REP
+    assert sample["source_type"] == "gmail"
     assert sample["status"] == "pending"
-    assert "Team plan" in sample["text"]
+    assert "Team plan" in sample["raw_text"]
+    assert draft_tasks(mail.stack, "voice") == [f"voice-extract-{sample['id']}-1"]
 
 
 def test_mail_we_sent_ourselves_changes_nothing(mail):
@@ -90,7 +93,7 @@ def test_mail_we_sent_ourselves_changes_nothing(mail):
     assert (workflow["state"], workflow["version"]) == ("queued", 1)
     routed = [m for m in mail.messages().values() if m["route"] == "rep_sent"]
     assert routed[0]["changes"] == ["our own send"]
-    assert list(mail.db.collection("voice_samples").stream()) == []
+    assert list(mail.db.collection("training_samples").stream()) == []
 
 
 def test_an_out_of_office_reply_defers_the_follow_up_without_a_draft(mail):

@@ -1,0 +1,690 @@
+"""Google Drive API v3 fake, spoken to by google-api-python-client (``build("drive", "v3", ...)``
+with ``client_options={"api_endpoint": "http://127.0.0.1:P/drive/v3/"}``).
+
+Files belong to an account; a file is visible to its owner, to accounts it was shared with and,
+when shared with "anyone with the link", to every valid token that names its id (such files do
+not show in ``files.list``, as in Drive). Faithful points worth knowing:
+
+- ``files.get`` without ``fields`` returns only ``kind, id, name, mimeType``; ask for more.
+- A file you cannot see answers 404 ``File not found: <id>.``, exactly as an unknown id.
+- ``alt=media`` honours ``Range`` (206 with ``Content-Range``; 416 for an empty file) and refuses
+  Google Docs Editors files (403 ``fileNotDownloadable``).
+- ``files.export`` works only for Docs Editors files (403 ``fileNotExportable``); text exports
+  start with a UTF-8 byte order mark and use CRLF line ends, like Google's; an export over
+  ``export_limit_bytes`` (10 MB) answers 403 ``exportSizeLimitExceeded``.
+- Scopes: ``drive``/``drive.readonly`` read everything the account can see; ``drive.metadata*``
+  read metadata only (content answers 403 insufficientPermissions); ``drive.file`` sees only the
+  files granted to the app (:meth:`FakeDrive.grant_app_access`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from devstack.fakes.base import JSON, FakeHTTPError, ViewResult
+from devstack.fakes.google import AccessToken, GoogleAccounts, GoogleApiService
+
+_AUTH = "https://www.googleapis.com/auth/"
+FULL_READ_SCOPES = (f"{_AUTH}drive", f"{_AUTH}drive.readonly")
+METADATA_SCOPES = (f"{_AUTH}drive.metadata", f"{_AUTH}drive.metadata.readonly")
+APP_FILE_SCOPE = f"{_AUTH}drive.file"
+DRIVE_SCOPES = (*FULL_READ_SCOPES, *METADATA_SCOPES, APP_FILE_SCOPE)
+
+GOOGLE_APPS = "application/vnd.google-apps."
+DOCUMENT = GOOGLE_APPS + "document"
+SPREADSHEET = GOOGLE_APPS + "spreadsheet"
+PRESENTATION = GOOGLE_APPS + "presentation"
+FORM = GOOGLE_APPS + "form"
+FOLDER = GOOGLE_APPS + "folder"
+SHORTCUT = GOOGLE_APPS + "shortcut"
+DRAWING = GOOGLE_APPS + "drawing"
+
+EXPORT_LIMIT_BYTES = 10 * 1024 * 1024
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+_TEXT_EXPORTS = {
+    DOCUMENT: ("text/plain", "text/markdown", "text/html"),
+    PRESENTATION: ("text/plain",),
+    SPREADSHEET: ("text/csv", "text/tab-separated-values"),
+    DRAWING: (),
+}
+# Formats Drive lists in exportLinks; the fake serves only the text ones above.
+_EXPORT_LINK_TYPES = {
+    DOCUMENT: ("text/plain", "text/markdown", "text/html", "application/pdf", _DOCX),
+    PRESENTATION: ("text/plain", "application/pdf", _PPTX),
+    SPREADSHEET: ("text/csv", "text/tab-separated-values", "application/pdf", _XLSX),
+    DRAWING: ("image/png", "image/svg+xml", "application/pdf"),
+}
+_DRIVE_REASONS = frozenset(
+    {
+        "notFound",
+        "fileNotDownloadable",
+        "fileNotExportable",
+        "exportSizeLimitExceeded",
+        "invalid",
+        "invalidParameter",
+        "badRequest",
+        "required",
+    }
+)
+_DEFAULT_FIELDS = "kind,id,name,mimeType"
+_DEFAULT_LIST_FIELDS = "kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)"
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def new_drive_id(google_file: bool = False) -> str:
+    """A Drive-looking id: 33 characters for uploaded files, 44 for Docs Editors files."""
+    length = 44 if google_file else 33
+    return "1" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length - 1))
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+
+
+@dataclass
+class DriveFile:
+    id: str
+    owner: str
+    name: str
+    mime_type: str
+    content: bytes
+    shared_with_anyone: bool = False
+    shared_with: set[str] = field(default_factory=set)
+    created: float = field(default_factory=time.time)
+    modified: float = field(default_factory=time.time)
+    reported_size: int | None = None
+    target_id: str | None = None
+    target_mime_type: str | None = None
+    trashed: bool = False
+
+    @property
+    def is_google_file(self) -> bool:
+        return self.mime_type.startswith(GOOGLE_APPS)
+
+    def readable_by(self, email: str) -> bool:
+        key = email.lower()
+        return key == self.owner or key in self.shared_with or self.shared_with_anyone
+
+    def listed_for(self, email: str) -> bool:
+        key = email.lower()
+        return key == self.owner or key in self.shared_with
+
+
+# ---------------------------------------------------------------------- fields= selection
+
+
+def parse_fields(spec: str) -> dict[str, Any]:
+    """Google's partial-response syntax (``a,b(c,d),e/f``) as a tree; ``*`` selects all."""
+    tree: dict[str, Any] = {}
+    stack = [tree]
+    token = ""
+
+    def flush() -> None:
+        nonlocal token
+        name = token.strip()
+        token = ""
+        if not name:
+            return
+        node = stack[-1]
+        parts = name.split("/")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node.setdefault(parts[-1], None)
+
+    for char in spec:
+        if char == ",":
+            flush()
+        elif char == "(":
+            name = token.strip()
+            token = ""
+            node = stack[-1]
+            parts = name.split("/")
+            for part in parts:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = {}
+                    node[part] = child
+                node = child
+            stack.append(node)
+        elif char == ")":
+            flush()
+            if len(stack) == 1:
+                raise ValueError("unbalanced parentheses")
+            stack.pop()
+        else:
+            token += char
+    flush()
+    if len(stack) != 1:
+        raise ValueError("unbalanced parentheses")
+    return tree
+
+
+def select_fields(value: Any, tree: dict[str, Any] | None) -> Any:
+    if tree is None or "*" in tree:
+        return value
+    if isinstance(value, list):
+        return [select_fields(item, tree) for item in value]
+    if not isinstance(value, dict):
+        return value
+    picked: JSON = {}
+    for key, subtree in tree.items():
+        if key in value:
+            picked[key] = select_fields(value[key], subtree)
+    return picked
+
+
+# ---------------------------------------------------------------------- q= (files.list)
+
+_CLAUSE_RE = re.compile(
+    r"""^\s*(?:
+        (?P<field>name|mimeType|fullText)\s*(?P<op>=|!=|contains)\s*'(?P<value>(?:[^'\\]|\\.)*)'
+      | '(?P<who>(?:[^'\\]|\\.)*)'\s+in\s+(?P<collection>owners|readers|writers|parents)
+      | trashed\s*(?P<trash_op>=|!=)\s*(?P<trash>true|false)
+      | sharedWithMe(?:\s*=\s*(?P<shared>true|false))?
+    )\s*$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+def _split_and(query: str) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    quoted = False
+    index = 0
+    while index < len(query):
+        char = query[index]
+        if char == "\\" and quoted and index + 1 < len(query):
+            current += query[index : index + 2]
+            index += 2
+            continue
+        if char == "'":
+            quoted = not quoted
+        if not quoted and query[index : index + 5].lower() == " and ":
+            parts.append(current)
+            current = ""
+            index += 5
+            continue
+        current += char
+        index += 1
+    parts.append(current)
+    return [p for p in (part.strip() for part in parts) if p]
+
+
+def _unquote(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def matches_query(file: DriveFile, query: str, email: str) -> bool:
+    """Whether `file` satisfies a Drive search query (``and`` of the basic clauses)."""
+    for clause in _split_and(query):
+        match = _CLAUSE_RE.match(clause)
+        if match is None:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="q")
+        if match["field"]:
+            value = _unquote(match["value"])
+            op = match["op"].lower()
+            if match["field"].lower() == "fulltext":
+                subject = file.name + "\n" + file.content.decode("utf-8", "replace")
+                if op != "contains":
+                    raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="q")
+                if value.lower() not in subject.lower():
+                    return False
+                continue
+            actual = file.name if match["field"].lower() == "name" else file.mime_type
+            if op == "=" and actual != value:
+                return False
+            if op == "!=" and actual == value:
+                return False
+            # Drive's `name contains` matches word prefixes; a substring is close enough here.
+            if op == "contains" and value.lower() not in actual.lower():
+                return False
+        elif match["collection"]:
+            who = _unquote(match["who"]).lower()
+            who = email.lower() if who == "me" else who
+            collection = match["collection"].lower()
+            if collection == "owners" and file.owner != who:
+                return False
+            if collection in {"readers", "writers"} and not (
+                file.owner == who or who in file.shared_with
+            ):
+                return False
+            if collection == "parents" and who != "root":
+                return False
+        elif match["trash"]:
+            wanted = match["trash"].lower() == "true"
+            if (file.trashed == wanted) != (match["trash_op"] == "="):
+                return False
+        else:
+            shared = (match["shared"] or "true").lower() == "true"
+            if (email.lower() in file.shared_with) != shared:
+                return False
+    return True
+
+
+# ---------------------------------------------------------------------- the fake
+
+
+class FakeDrive(GoogleApiService):
+    """Drive v3 fake. Seed JSON::
+
+    {"files": [{"owner": "rep@acme.test", "name": "Pitch", "mime_type":
+                "application/vnd.google-apps.document", "content": "text",
+                "shared": false, "id": "optional fixed id"},
+               {"owner": "...", "name": "deck.pdf", "mime_type": "application/pdf",
+                "content_base64": "JVBERi0..."}]}
+    """
+
+    name = "drive"
+
+    def __init__(self, accounts: GoogleAccounts | None = None) -> None:
+        super().__init__(accounts if accounts is not None else GoogleAccounts())
+        self.files: dict[str, DriveFile] = {}
+        self.app_access: set[tuple[str, str]] = set()
+        self.export_limit_bytes = EXPORT_LIMIT_BYTES
+        self._add_routes()
+
+    # ----------------------------------------------------------------- Python API
+
+    def add_file(
+        self,
+        owner_email: str,
+        name: str,
+        mime_type: str,
+        content: bytes | str = b"",
+        shared: bool = False,
+        *,
+        file_id: str | None = None,
+        shared_with: Iterable[str] = (),
+        reported_size: int | None = None,
+        target_id: str | None = None,
+    ) -> str:
+        """Store a file owned by `owner_email`; returns its id.
+
+        Docs Editors files (``application/vnd.google-apps.*``) hold their text, which is what
+        ``files.export`` serves. `shared` means "anyone with the link can view".
+        `reported_size` makes ``files.get`` report a size other than the content's (a file
+        that changed between two calls). `target_id` makes a shortcut point at a file.
+        """
+        account = self.accounts.add(owner_email)
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        with self.lock:
+            new_id = file_id or new_drive_id(mime_type.startswith(GOOGLE_APPS))
+            target = self.files.get(target_id) if target_id else None
+            self.files[new_id] = DriveFile(
+                id=new_id,
+                owner=account.email,
+                name=name,
+                mime_type=mime_type,
+                content=data,
+                shared_with_anyone=shared,
+                shared_with={email.lower() for email in shared_with},
+                reported_size=reported_size,
+                target_id=target_id,
+                target_mime_type=target.mime_type if target else None,
+            )
+            return new_id
+
+    def share(self, file_id: str, email: str | None = None) -> None:
+        """Share with one account, or (no `email`) with anyone who has the link."""
+        with self.lock:
+            file = self.files[file_id]
+            if email is None:
+                file.shared_with_anyone = True
+            else:
+                self.accounts.add(email)
+                file.shared_with.add(email.lower())
+
+    def unshare(self, file_id: str) -> None:
+        with self.lock:
+            file = self.files[file_id]
+            file.shared_with_anyone = False
+            file.shared_with.clear()
+
+    def update_content(self, file_id: str, content: bytes | str) -> None:
+        with self.lock:
+            file = self.files[file_id]
+            file.content = content.encode("utf-8") if isinstance(content, str) else content
+            file.modified = time.time()
+
+    def trash(self, file_id: str) -> None:
+        with self.lock:
+            self.files[file_id].trashed = True
+
+    def delete(self, file_id: str) -> None:
+        with self.lock:
+            self.files.pop(file_id, None)
+
+    def grant_app_access(self, file_id: str, email: str) -> None:
+        """The user picked this file for the app: a ``drive.file`` token may now open it."""
+        with self.lock:
+            self.app_access.add((email.lower(), file_id))
+
+    # ----------------------------------------------------------------- FakeService hooks
+
+    def _reset_state(self) -> None:
+        self.files.clear()
+        self.app_access.clear()
+        self.export_limit_bytes = EXPORT_LIMIT_BYTES
+
+    def _seed(self, data: JSON) -> None:
+        for item in data.get("files", []):
+            content: bytes | str = (
+                base64.b64decode(item["content_base64"])
+                if "content_base64" in item
+                else str(item.get("content", ""))
+            )
+            self.add_file(
+                item["owner"],
+                item["name"],
+                item.get("mime_type", "text/plain"),
+                content,
+                shared=bool(item.get("shared", False)),
+                file_id=item.get("id"),
+                shared_with=item.get("shared_with", ()),
+            )
+        if "export_limit_bytes" in data:
+            self.export_limit_bytes = int(data["export_limit_bytes"])
+
+    def _state(self) -> JSON:
+        return {
+            "files": [
+                {
+                    "id": f.id,
+                    "owner": f.owner,
+                    "name": f.name,
+                    "mimeType": f.mime_type,
+                    "bytes": len(f.content),
+                    "shared_with_anyone": f.shared_with_anyone,
+                    "shared_with": sorted(f.shared_with),
+                }
+                for f in self.files.values()
+            ]
+        }
+
+    def error_body(self, status: int, message: str, **details: Any) -> JSON:
+        body = super().error_body(status, message, **details)
+        error = body["error"]
+        item = error["errors"][0]
+        if details.get("reason") in _DRIVE_REASONS:
+            item["message"] = message
+        if details.get("location"):
+            item.update(location=details["location"], locationType="parameter")
+        for detail in error.get("details", []):
+            metadata = detail.get("metadata")
+            if isinstance(metadata, dict) and "service" in metadata:
+                metadata["service"] = "drive.googleapis.com"
+        return body
+
+    # ----------------------------------------------------------------- access
+
+    def _caller(self) -> AccessToken:
+        return self.authenticate(DRIVE_SCOPES)
+
+    @staticmethod
+    def _has_any(grant: AccessToken, scopes: Iterable[str]) -> bool:
+        return bool(set(scopes) & set(grant.scopes))
+
+    def _visible(self, grant: AccessToken, file: DriveFile) -> bool:
+        if not file.readable_by(grant.email):
+            return False
+        if self._has_any(grant, FULL_READ_SCOPES + METADATA_SCOPES):
+            return True
+        return (grant.email, file.id) in self.app_access
+
+    def _file(self, grant: AccessToken, file_id: str) -> DriveFile:
+        file = self.files.get(file_id)
+        if file is None or not self._visible(grant, file):
+            raise FakeHTTPError(
+                404, f"File not found: {file_id}.", reason="notFound", location="fileId"
+            )
+        return file
+
+    def _require_content_scope(self, grant: AccessToken) -> None:
+        if not self._has_any(grant, (*FULL_READ_SCOPES, APP_FILE_SCOPE)):
+            raise FakeHTTPError(
+                403,
+                "Request had insufficient authentication scopes.",
+                reason="insufficientPermissions",
+            )
+
+    # ----------------------------------------------------------------- resources
+
+    def _resource(self, file: DriveFile, grant: AccessToken, base_url: str) -> JSON:
+        owner = self.accounts.add(file.owner)
+        resource: JSON = {
+            "kind": "drive#file",
+            "id": file.id,
+            "name": file.name,
+            "mimeType": file.mime_type,
+            "starred": False,
+            "trashed": file.trashed,
+            "explicitlyTrashed": file.trashed,
+            "parents": ["0AFakeRootFolderUk9PVA"] if file.owner == grant.email else [],
+            "spaces": ["drive"],
+            "version": "1",
+            "webViewLink": self._web_view_link(file),
+            "createdTime": _rfc3339(file.created),
+            "modifiedTime": _rfc3339(file.modified),
+            "owners": [
+                {
+                    "kind": "drive#user",
+                    "displayName": owner.name,
+                    "me": owner.email == grant.email,
+                    "permissionId": owner.sub[:20],
+                    "emailAddress": owner.email,
+                }
+            ],
+            "shared": file.shared_with_anyone or bool(file.shared_with),
+            "ownedByMe": owner.email == grant.email,
+            "capabilities": {"canDownload": True, "canEdit": owner.email == grant.email},
+        }
+        if file.mime_type not in {FOLDER, SHORTCUT}:
+            size = file.reported_size if file.reported_size is not None else len(file.content)
+            resource["size"] = str(size)
+            resource["quotaBytesUsed"] = str(size)
+        if not file.is_google_file:
+            resource["md5Checksum"] = hashlib.md5(file.content).hexdigest()
+            resource["originalFilename"] = file.name
+            if "." in file.name:
+                extension = file.name.rsplit(".", 1)[1]
+                resource["fileExtension"] = extension
+                resource["fullFileExtension"] = extension
+            resource["webContentLink"] = f"https://drive.google.com/uc?id={file.id}&export=download"
+        elif file.mime_type in _EXPORT_LINK_TYPES:
+            resource["exportLinks"] = {
+                kind: f"{base_url}drive/v3/files/{file.id}/export?mimeType={kind}"
+                for kind in _EXPORT_LINK_TYPES[file.mime_type]
+            }
+        if file.mime_type == SHORTCUT:
+            resource["shortcutDetails"] = {
+                "targetId": file.target_id or "",
+                "targetMimeType": file.target_mime_type or "application/octet-stream",
+            }
+        return resource
+
+    @staticmethod
+    def _web_view_link(file: DriveFile) -> str:
+        kinds = {
+            DOCUMENT: "document",
+            SPREADSHEET: "spreadsheets",
+            PRESENTATION: "presentation",
+            FORM: "forms",
+        }
+        if file.mime_type in kinds:
+            return f"https://docs.google.com/{kinds[file.mime_type]}/d/{file.id}/edit?usp=drivesdk"
+        if file.mime_type == FOLDER:
+            return f"https://drive.google.com/drive/folders/{file.id}"
+        return f"https://drive.google.com/file/d/{file.id}/view?usp=drivesdk"
+
+    @staticmethod
+    def _fields(default: str) -> dict[str, Any]:
+        try:
+            return parse_fields(request.args.get("fields") or default)
+        except ValueError:
+            raise FakeHTTPError(
+                400, "Invalid field selection fields", reason="invalidParameter", location="fields"
+            ) from None
+
+    # ----------------------------------------------------------------- routes
+
+    def _add_routes(self) -> None:
+        self.route("/drive/v3/files")(self._list)
+        self.route("/drive/v3/files/<file_id>")(self._get)
+        self.route("/drive/v3/files/<file_id>/export")(self._export)
+
+    def _get(self, file_id: str) -> ViewResult:
+        grant = self._caller()
+        file = self._file(grant, file_id)
+        if request.args.get("alt") == "media":
+            return self._download(grant, file)
+        if request.args.get("alt", "json") != "json":
+            raise FakeHTTPError(400, "Invalid value for alt", reason="invalid", location="alt")
+        fields = self._fields(_DEFAULT_FIELDS)
+        return jsonify(select_fields(self._resource(file, grant, request.host_url), fields))
+
+    def _download(self, grant: AccessToken, file: DriveFile) -> Response:
+        self._require_content_scope(grant)
+        if file.is_google_file:
+            raise FakeHTTPError(
+                403,
+                "Only files with binary content can be downloaded. Use Export with Docs Editors "
+                "files.",
+                reason="fileNotDownloadable",
+                location="alt",
+            )
+        return _ranged(file.content, file.mime_type)
+
+    def _export(self, file_id: str) -> ViewResult:
+        grant = self._caller()
+        file = self._file(grant, file_id)
+        self._require_content_scope(grant)
+        wanted = request.args.get("mimeType", "")
+        if not wanted:
+            raise FakeHTTPError(
+                400, "Required parameter: mimeType", reason="required", location="mimeType"
+            )
+        if not file.is_google_file or file.mime_type in {FOLDER, SHORTCUT, FORM}:
+            raise FakeHTTPError(
+                403,
+                "Export only supports Docs Editors files.",
+                reason="fileNotExportable",
+                location="fileId",
+            )
+        if wanted not in _TEXT_EXPORTS.get(file.mime_type, ()):
+            raise FakeHTTPError(
+                400,
+                "The requested conversion is not supported.",
+                reason="badRequest",
+                location="convertTo",
+            )
+        exported = _export_text(file, wanted)
+        if len(exported) > self.export_limit_bytes:
+            raise FakeHTTPError(
+                403,
+                "This file is too large to be exported.",
+                reason="exportSizeLimitExceeded",
+            )
+        response = Response(exported, status=200, mimetype=wanted)
+        if wanted.startswith("text/"):
+            response.headers["Content-Type"] = f"{wanted}; charset=utf-8"
+        return response
+
+    def _list(self) -> ViewResult:
+        grant = self._caller()
+        query = request.args.get("q", "")
+        size = request.args.get("pageSize", "100")
+        page_size = int(size) if size.isdigit() else 0
+        if not 1 <= page_size <= 1000:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="pageSize")
+        start = 0
+        token = request.args.get("pageToken")
+        if token:
+            try:
+                start = int(base64.urlsafe_b64decode(token.encode()).decode())
+            except ValueError:
+                raise FakeHTTPError(
+                    400, "Invalid Value", reason="invalid", location="pageToken"
+                ) from None
+        found = [
+            f
+            for f in sorted(self.files.values(), key=lambda f: (-f.modified, f.id))
+            if f.listed_for(grant.email)
+            and self._visible(grant, f)
+            and (not query or matches_query(f, query, grant.email))
+        ]
+        page = found[start : start + page_size]
+        body: JSON = {
+            "kind": "drive#fileList",
+            "incompleteSearch": False,
+            "files": [self._resource(f, grant, request.host_url) for f in page],
+        }
+        if start + page_size < len(found):
+            next_start = str(start + page_size).encode()
+            body["nextPageToken"] = base64.urlsafe_b64encode(next_start).decode()
+        return jsonify(select_fields(body, self._fields(_DEFAULT_LIST_FIELDS)))
+
+
+def _export_text(file: DriveFile, mime_type: str) -> bytes:
+    text = file.content.decode("utf-8", "replace")
+    if mime_type == "text/html":
+        import html
+
+        paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines())
+        return f"<html><body>{paragraphs}</body></html>".encode()
+    if mime_type == "text/plain":
+        return ("\ufeff" + text.replace("\r\n", "\n").replace("\n", "\r\n")).encode("utf-8")
+    return text.encode("utf-8")
+
+
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _ranged(content: bytes, mime_type: str) -> Response:
+    """The whole content (200) or the asked byte range (206), as Google's media download."""
+    header = request.headers.get("Range", "").strip()
+    total = len(content)
+    match = _RANGE_RE.match(header) if header else None
+    if match is None or (not match[1] and not match[2]):
+        return Response(content, status=200, mimetype=mime_type)
+    if match[1]:
+        first = int(match[1])
+        last = min(int(match[2]), total - 1) if match[2] else total - 1
+    else:
+        first = max(0, total - int(match[2]))
+        last = total - 1
+    if first >= total or first > last:
+        response = Response(b"", status=416)
+        response.headers["Content-Range"] = f"bytes */{total}"
+        return response
+    response = Response(content[first : last + 1], status=206, mimetype=mime_type)
+    response.headers["Content-Range"] = f"bytes {first}-{last}/{total}"
+    return response
+
+
+__all__ = [
+    "DOCUMENT",
+    "DRIVE_SCOPES",
+    "EXPORT_LIMIT_BYTES",
+    "FOLDER",
+    "FORM",
+    "PRESENTATION",
+    "SHORTCUT",
+    "SPREADSHEET",
+    "FakeDrive",
+    "new_drive_id",
+]
