@@ -49,7 +49,7 @@ OFFLINE_DIMENSIONS = 384
 OPENAI_BATCH_SIZE = 96
 OPENAI_MAX_INPUT_CHARS = 8_000
 OFFLINE_BATCH_SIZE = 32
-_MASKED_SCORE = -1e9
+_GELU_BLOCK = 1 << 16
 _TRANSIENT_STATUSES = frozenset({408, 409, 429})
 
 
@@ -124,14 +124,20 @@ def erf(x: Floats) -> Floats:
 
 
 def gelu(x: Floats) -> Floats:
-    """x * Φ(x), as BERT's `gelu` activation computes it."""
+    """x * Φ(x), as BERT's `gelu` activation computes it, in place, block by block.
+
+    Working through cache-sized blocks is about twice as fast as whole-array operations.
+    """
     import numpy as np
 
-    cdf = erf(x * np.float32(1.0 / math.sqrt(2.0)))
-    cdf += np.float32(1.0)
-    cdf *= np.float32(0.5)
-    cdf *= x
-    return cdf
+    flat = x.reshape(-1)
+    for start in range(0, flat.size, _GELU_BLOCK):
+        block = flat[start : start + _GELU_BLOCK]
+        cdf = erf(block * np.float32(1.0 / math.sqrt(2.0)))
+        cdf += np.float32(1.0)
+        cdf *= np.float32(0.5)
+        block *= cdf
+    return x
 
 
 def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
@@ -148,7 +154,7 @@ def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
 
 @dataclass(frozen=True)
 class _Layer:
-    qkv_weight: Floats  # (hidden, 3 * hidden): query, key and value projections side by side
+    qkv_weight: Floats  # (hidden, 3 * hidden): query (pre-scaled by 1/sqrt(head size)), key, value
     qkv_bias: Floats
     attention_out_weight: Floats
     attention_out_bias: Floats
@@ -176,34 +182,43 @@ class _Encoder:
     norm_bias: Floats
     layers: tuple[_Layer, ...]
 
-    def forward(self, ids: Ints, mask: Ints) -> Floats:
-        """Last hidden states, (batch, tokens, hidden), for padded token ids and their mask."""
+    def forward(self, ids: Ints, lengths: list[int]) -> Floats:
+        """Last hidden states, (batch, tokens, hidden), for padded token ids.
+
+        Row i holds `lengths[i]` real tokens, then padding. Each row attends only over its own
+        real tokens, which is what BERT's attention mask achieves, without computing the
+        padded scores at all; the hidden states of padding positions are meaningless.
+        """
         import numpy as np
 
         batch, length = ids.shape
         head_size = self.hidden // self.heads
         hidden = self.word[ids] + self.position[:length] + self.token_type[0]
         hidden = _layer_norm(hidden, self.norm_weight, self.norm_bias, self.eps)
-        masked = np.where(mask[:, None, None, :] > 0, 0.0, _MASKED_SCORE).astype(np.float32)
-        scale = np.float32(1.0 / math.sqrt(head_size))
+        context = np.zeros_like(hidden)
         for layer in self.layers:
-            qkv = hidden @ layer.qkv_weight + layer.qkv_bias
-            qkv = qkv.reshape(batch, length, 3, self.heads, head_size).transpose(2, 0, 3, 1, 4)
-            query, key, value = qkv[0], qkv[1], qkv[2]
-            scores = query @ key.transpose(0, 1, 3, 2)
-            scores *= scale
-            scores += masked
-            scores -= scores.max(axis=-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=-1, keepdims=True)
-            context = (scores @ value).transpose(0, 2, 1, 3).reshape(batch, length, self.hidden)
-            attended = context @ layer.attention_out_weight + layer.attention_out_bias
+            qkv = hidden @ layer.qkv_weight
+            qkv += layer.qkv_bias
+            qkv = np.ascontiguousarray(
+                qkv.reshape(batch, length, 3, self.heads, head_size).transpose(0, 2, 3, 1, 4)
+            )
+            for row, n in enumerate(lengths):
+                query, key, value = qkv[row, 0, :, :n], qkv[row, 1, :, :n], qkv[row, 2, :, :n]
+                scores = query @ key.transpose(0, 2, 1)
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                scores /= scores.sum(axis=-1, keepdims=True)
+                context[row, :n] = (scores @ value).transpose(1, 0, 2).reshape(n, self.hidden)
+            attended = context @ layer.attention_out_weight
+            attended += layer.attention_out_bias
             attended += hidden
             hidden = _layer_norm(
                 attended, layer.attention_norm_weight, layer.attention_norm_bias, self.eps
             )
-            intermediate = gelu(hidden @ layer.intermediate_weight + layer.intermediate_bias)
-            output = intermediate @ layer.output_weight + layer.output_bias
+            intermediate = hidden @ layer.intermediate_weight
+            intermediate += layer.intermediate_bias
+            output = gelu(intermediate) @ layer.output_weight
+            output += layer.output_bias
             output += hidden
             hidden = _layer_norm(output, layer.output_norm_weight, layer.output_norm_bias, self.eps)
         return hidden
@@ -262,6 +277,9 @@ class _SentenceModel:
         def linear(name: str) -> Floats:
             return np.ascontiguousarray(w(name + ".weight").T)
 
+        hidden_size = int(config["hidden_size"])
+        heads = int(config["num_attention_heads"])
+        scale = np.float32(1.0 / math.sqrt(hidden_size // heads))
         layers = []
         for i in range(int(config["num_hidden_layers"])):
             base = f"encoder.layer.{i}."
@@ -269,10 +287,19 @@ class _SentenceModel:
             layers.append(
                 _Layer(
                     qkv_weight=np.concatenate(
-                        [linear(attention + part) for part in ("query", "key", "value")], axis=1
+                        [
+                            linear(attention + "query") * scale,
+                            linear(attention + "key"),
+                            linear(attention + "value"),
+                        ],
+                        axis=1,
                     ),
                     qkv_bias=np.concatenate(
-                        [w(attention + part + ".bias") for part in ("query", "key", "value")]
+                        [
+                            w(attention + "query.bias") * scale,
+                            w(attention + "key.bias"),
+                            w(attention + "value.bias"),
+                        ]
                     ),
                     attention_out_weight=linear(base + "attention.output.dense"),
                     attention_out_bias=w(base + "attention.output.dense.bias"),
@@ -287,8 +314,8 @@ class _SentenceModel:
                 )
             )
         self.encoder = _Encoder(
-            hidden=int(config["hidden_size"]),
-            heads=int(config["num_attention_heads"]),
+            hidden=hidden_size,
+            heads=heads,
             eps=float(config.get("layer_norm_eps", 1e-12)),
             word=w("embeddings.word_embeddings.weight"),
             position=w("embeddings.position_embeddings.weight"),
@@ -316,14 +343,14 @@ class _SentenceModel:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             longest = max(len(ids[i]) for i in chunk)
+            lengths = [len(ids[i]) for i in chunk]
             batch_ids = np.full((len(chunk), longest), self.pad_id, dtype=np.int64)
-            mask = np.zeros((len(chunk), longest), dtype=np.int64)
             for row, i in enumerate(chunk):
-                batch_ids[row, : len(ids[i])] = ids[i]
-                mask[row, : len(ids[i])] = 1
-            hidden = self.encoder.forward(batch_ids, mask)
-            weights = mask[:, :, None].astype(np.float64)
-            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+                batch_ids[row, : lengths[row]] = ids[i]
+            hidden = self.encoder.forward(batch_ids, lengths)
+            pooled = np.stack(
+                [hidden[row, :n].astype(np.float64).mean(axis=0) for row, n in enumerate(lengths)]
+            )
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
             pooled /= np.maximum(norms, 1e-12)
             for row, i in enumerate(chunk):

@@ -26,7 +26,7 @@ MAX_EXEMPLARS = 6
 
 _GREETING = re.compile(
     r"^\s*(hi|hey|hello|dear|good (?:morning|afternoon|evening)|greetings|hallo|bonjour|hola|"
-    r"ciao|moin|servus|guten (?:tag|morgen))\b[ ,]*([A-Z][\w'-]*)?\s*[,!:.]?\s*$",
+    r"ciao|moin|servus|guten (?:tag|morgen))\b[ ,]*((?:[A-Z][\w'.-]*\s*){0,3})[,!:.]?\s*$",
     re.IGNORECASE,
 )
 _SIGN_OFF = re.compile(

@@ -31,8 +31,6 @@ def submit_upload(
     title: str | None,
     max_bytes: int,
 ) -> tuple[dict[str, Any], bool]:
-    if not data:
-        raise BadRequest("the file is empty")
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024)} MB")
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1][:200] or None

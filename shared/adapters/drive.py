@@ -1,0 +1,278 @@
+"""Google Drive files as voice-sample material, through google-api-python-client.
+
+Docs and Slides are exported as plain text; uploaded files (PDF, DOCX, text) are downloaded in
+one ranged request capped at `max_bytes`, so a file larger than the limit is never read whole.
+Errors map as for Gmail: 404 (also a file the account cannot see, as Drive answers) is NotFound,
+401 after a refresh is AuthorizationRefused, a permission 403 is PermanentExternalError; rate
+limits and 5xx are retried with backoff (honouring Retry-After), then TransientError.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.adapters.gmail import _RATE_REASONS, _error_reasons, classify_google_error
+from shared.adapters.retry import call_with_retries
+from shared.errors import AuthorizationRefused, NotFound, PermanentExternalError, TransientError
+
+if TYPE_CHECKING:
+    from google.auth.credentials import Credentials
+
+T = TypeVar("T")
+
+DRIVE_READONLY_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
+GOOGLE_APPS = "application/vnd.google-apps."
+TEXT_EXPORTS = {
+    GOOGLE_APPS + "document": "text/plain",
+    GOOGLE_APPS + "presentation": "text/plain",
+}
+_REFUSED_GOOGLE_TYPES = {
+    "spreadsheet": "Google Sheets are not used as voice samples: a spreadsheet holds data, not "
+    "the rep's writing. Share a Google Doc, PDF, Word or text file instead.",
+    "form": "Google Forms are not used as voice samples. Share a Google Doc, PDF, Word or text "
+    "file instead.",
+    "folder": "This link is a Drive folder. Share a single file (a Google Doc, PDF, Word or text "
+    "file) instead.",
+    "shortcut": "This link is a Drive shortcut. Share the file it points to instead.",
+    "drawing": "Google Drawings hold no text to learn from. Share a Google Doc, PDF, Word or text "
+    "file instead.",
+}
+_METADATA_FIELDS = "id,name,mimeType,size"
+_PERMISSION_REASONS = {
+    "insufficientPermissions",
+    "forbidden",
+    "authError",
+    "domainPolicy",
+    "appNotAuthorizedToFile",
+    "cannotDownloadAbusiveFile",
+    "fileNotDownloadable",
+    "fileNotExportable",
+}
+
+
+@dataclass(frozen=True)
+class DriveFile:
+    id: str
+    name: str
+    mime_type: str
+    size: int | None
+
+
+class Unsupported(Exception):
+    """The file exists but cannot become a voice sample; `reason` says why, for the rep."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class FileTooLarge(Unsupported):
+    """Larger than the limit (by Drive's metadata, by what was read, or Drive's export cap)."""
+
+    def __init__(self, reason: str, *, limit: int, size: int | None = None) -> None:
+        super().__init__(reason)
+        self.limit = limit
+        self.size = size
+
+
+def _megabytes(count: int) -> str:
+    return f"{count / (1024 * 1024):.1f} MB"
+
+
+class DriveFiles:
+    """Read files of one Google account (the credentials' user)."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        endpoint: str | None = None,
+        timeout: float = 30.0,
+        attempts: int = 5,
+        backoff_max: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
+        max_bytes: int = 20 * 1024 * 1024,
+    ) -> None:
+        self.credentials = credentials
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff_max = backoff_max
+        self.max_bytes = max_bytes
+        self._sleep = sleep
+        self._service: Any = None
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            import google_auth_httplib2
+            import httplib2
+            from googleapiclient.discovery import build
+
+            http = google_auth_httplib2.AuthorizedHttp(
+                self.credentials, http=httplib2.Http(timeout=self.timeout)
+            )
+            options = {"api_endpoint": self.endpoint} if self.endpoint else None
+            self._service = build(
+                "drive",
+                "v3",
+                http=http,
+                static_discovery=True,
+                cache_discovery=False,
+                client_options=options,
+            )
+        return self._service
+
+    # --- public -----------------------------------------------------------------------
+    def metadata(self, file_id: str) -> DriveFile:
+        data: dict[str, Any] = self._call(
+            lambda: (
+                self.service.files()
+                .get(fileId=file_id, fields=_METADATA_FIELDS, supportsAllDrives=True)
+                .execute()
+            ),
+            "files.get",
+        )
+        size = data.get("size")
+        return DriveFile(
+            id=str(data.get("id", file_id)),
+            name=str(data.get("name", "")),
+            mime_type=str(data.get("mimeType", "application/octet-stream")),
+            size=int(size) if size is not None else None,
+        )
+
+    def content(self, file_id: str) -> tuple[DriveFile, bytes, str]:
+        """(file, bytes, mime type of the bytes).
+
+        Docs and Slides come back as UTF-8 text (``text/plain``); uploaded files as stored, for
+        the caller to recognise. Raises Unsupported (FileTooLarge for size) for what cannot be
+        a voice sample, NotFound when the account cannot see the file.
+        """
+        file = self.metadata(file_id)
+        export_type = TEXT_EXPORTS.get(file.mime_type)
+        if export_type is not None:
+            return file, self._export(file, export_type), export_type
+        if file.mime_type.startswith(GOOGLE_APPS):
+            kind = file.mime_type[len(GOOGLE_APPS) :]
+            raise Unsupported(
+                _REFUSED_GOOGLE_TYPES.get(
+                    kind,
+                    f"Google {kind.replace('-', ' ')} files cannot be downloaded as a voice "
+                    "sample. Share a Google Doc, PDF, Word or text file instead.",
+                )
+            )
+        if file.size is not None and file.size > self.max_bytes:
+            raise FileTooLarge(
+                f"{file.name} is {_megabytes(file.size)}; files over "
+                f"{_megabytes(self.max_bytes)} are not used.",
+                limit=self.max_bytes,
+                size=file.size,
+            )
+        return file, self._download(file), file.mime_type
+
+    # --- internals --------------------------------------------------------------------
+    def _export(self, file: DriveFile, mime_type: str) -> bytes:
+        try:
+            data = self._read_capped(
+                lambda: self.service.files().export_media(fileId=file.id, mimeType=mime_type),
+                file,
+                "files.export",
+                ranged=False,
+            )
+        except _ExportTooLarge:
+            raise FileTooLarge(
+                f"{file.name} is too large for Google Drive to export as text (over 10 MB).",
+                limit=self.max_bytes,
+            ) from None
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        return data.replace(b"\r\n", b"\n")
+
+    def _download(self, file: DriveFile) -> bytes:
+        return self._read_capped(
+            lambda: self.service.files().get_media(fileId=file.id, supportsAllDrives=True),
+            file,
+            "files.get_media",
+            ranged=True,
+        )
+
+    def _read_capped(
+        self, request_factory: Callable[[], Any], file: DriveFile, what: str, *, ranged: bool
+    ) -> bytes:
+        """Read a media request; more than `max_bytes` is refused as soon as it is seen.
+
+        A ranged read asks for ``max_bytes + 1`` bytes at most (Drive honours Range), so an
+        oversized file costs one capped request, never a whole download.
+        """
+        if not ranged:
+            data: bytes = self._call(lambda: request_factory().execute(), what)
+            self._check_read(file, len(data))
+            return data
+
+        from googleapiclient.http import MediaIoBaseDownload
+
+        buffer = io.BytesIO()
+        downloader = MediaIoBaseDownload(buffer, request_factory(), chunksize=self.max_bytes + 1)
+        done = False
+        while not done:
+            _status, done = self._call(downloader.next_chunk, what)
+            self._check_read(file, buffer.tell())
+        return buffer.getvalue()
+
+    def _check_read(self, file: DriveFile, count: int) -> None:
+        if count > self.max_bytes:
+            raise FileTooLarge(
+                f"{file.name} is larger than {_megabytes(self.max_bytes)}; it is not used.",
+                limit=self.max_bytes,
+            )
+
+    def _call(self, fn: Callable[[], T], what: str) -> T:
+        from google.auth import exceptions as google_auth_exceptions
+        from googleapiclient.errors import HttpError
+
+        kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        try:
+            return call_with_retries(fn, classify_google_error, what=f"drive {what}", **kwargs)
+        except HttpError as exc:
+            status = int(exc.resp.status)
+            reasons = _error_reasons(exc)
+            if status == 404:
+                raise NotFound(
+                    f"drive {what}: the file does not exist or is not shared with this account"
+                ) from None
+            if status == 401:
+                raise AuthorizationRefused(
+                    f"drive {what}: the account's authorization was refused", detail="401"
+                ) from None
+            if status == 403 and "exportSizeLimitExceeded" in reasons:
+                raise _ExportTooLarge from None
+            if status == 403 and not (reasons & _RATE_REASONS):
+                raise PermanentExternalError(
+                    f"drive {what}: access refused",
+                    detail=",".join(sorted(reasons & _PERMISSION_REASONS)) or str(status),
+                ) from None
+            if 400 <= status < 500 and status not in (403, 408, 429):
+                raise PermanentExternalError(
+                    f"drive {what}: request refused ({status})", detail=",".join(sorted(reasons))
+                ) from None
+            raise TransientError(f"drive {what}: failed ({status})") from None
+        except (TimeoutError, ConnectionError) as exc:
+            raise TransientError(f"drive {what}: {type(exc).__name__}") from None
+        except google_auth_exceptions.RefreshError as exc:
+            if getattr(exc, "retryable", False):
+                raise TransientError(f"drive {what}: token refresh failed") from None
+            raise AuthorizationRefused(
+                f"drive {what}: the account's authorization was refused",
+                detail="token refresh refused (revoked or expired grant)",
+            ) from None
+        except google_auth_exceptions.TransportError:
+            raise TransientError(f"drive {what}: token endpoint unreachable") from None
+
+
+class _ExportTooLarge(Exception):
+    """Drive refused an export over its 10 MB limit (403 exportSizeLimitExceeded)."""
