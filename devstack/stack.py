@@ -158,6 +158,8 @@ class DevStack:
             "VOICE_API_CALLERS": OPERATOR_ACCOUNT,
             "GOOGLE_OAUTH_TOKEN_URI": f"{self.fake_url('oauth')}/token",
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
+            "DRIVE_API_ENDPOINT": f"{self.fake_url('drive')}/drive/v3/",
+            "YOUTUBE_BASE_URL": self.fake_url("youtube"),
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),
             "OPENAI_BASE_URL": f"{self.fake_url('openai')}/v1",
             "HUBSPOT_WEBHOOK_URL": f"{self.function_url('hubspot_webhook')}/",

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, g, jsonify, request
 
 from devstack.fakes.base import JSON, FakeHTTPError, ViewResult
 from devstack.fakes.google import AccessToken, GoogleAccounts, GoogleApiService
@@ -296,6 +296,7 @@ class FakeDrive(GoogleApiService):
         self.files: dict[str, DriveFile] = {}
         self.app_access: set[tuple[str, str]] = set()
         self.export_limit_bytes = EXPORT_LIMIT_BYTES
+        self._media_faults: list[tuple[int, float | None]] = []
         self._add_routes()
 
     # ----------------------------------------------------------------- Python API
@@ -374,12 +375,19 @@ class FakeDrive(GoogleApiService):
         with self.lock:
             self.app_access.add((email.lower(), file_id))
 
+    def fail_downloads(self, status: int, count: int = 1, retry_after: float | None = None) -> None:
+        """The next `count` ``alt=media`` downloads answer `status` (metadata calls, on the same
+        path, are not affected, unlike :meth:`inject_fault`)."""
+        with self.lock:
+            self._media_faults.extend([(status, retry_after)] * count)
+
     # ----------------------------------------------------------------- FakeService hooks
 
     def _reset_state(self) -> None:
         self.files.clear()
         self.app_access.clear()
         self.export_limit_bytes = EXPORT_LIMIT_BYTES
+        self._media_faults.clear()
 
     def _seed(self, data: JSON) -> None:
         for item in data.get("files", []):
@@ -559,6 +567,13 @@ class FakeDrive(GoogleApiService):
 
     def _download(self, grant: AccessToken, file: DriveFile) -> Response:
         self._require_content_scope(grant)
+        if self._media_faults:
+            status, retry_after = self._media_faults.pop(0)
+            g.fake_entry["fault"] = status
+            headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+            return self.error_response(
+                status, headers=headers, injected=True, retry_after=retry_after
+            )
         if file.is_google_file:
             raise FakeHTTPError(
                 403,

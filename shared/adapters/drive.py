@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DRIVE_READONLY_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
+DRIVE_EXPORT_LIMIT_BYTES = 10 * 1024 * 1024
 GOOGLE_APPS = "application/vnd.google-apps."
 TEXT_EXPORTS = {
     GOOGLE_APPS + "document": "text/plain",
@@ -185,7 +186,7 @@ class DriveFiles:
         except _ExportTooLarge:
             raise FileTooLarge(
                 f"{file.name} is too large for Google Drive to export as text (over 10 MB).",
-                limit=self.max_bytes,
+                limit=DRIVE_EXPORT_LIMIT_BYTES,
             ) from None
         if data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]

@@ -144,7 +144,7 @@ def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
     import numpy as np
 
     mean = x.mean(axis=-1, keepdims=True)
-    centered = x - mean
+    centered: Floats = x - mean
     variance = np.mean(centered * centered, axis=-1, keepdims=True)
     centered /= np.sqrt(variance + np.float32(eps))
     centered *= weight
@@ -154,7 +154,7 @@ def _layer_norm(x: Floats, weight: Floats, bias: Floats, eps: float) -> Floats:
 
 @dataclass(frozen=True)
 class _Layer:
-    qkv_weight: Floats  # (hidden, 3 * hidden): query (pre-scaled by 1/sqrt(head size)), key, value
+    qkv_weight: Floats  # (hidden, 3 * hidden): query (scaled by 1/sqrt(head size)), key, value
     qkv_bias: Floats
     attention_out_weight: Floats
     attention_out_bias: Floats

@@ -145,6 +145,8 @@ class VoiceWiring:
                 int(str(sample["source_id"])),
                 rep_email=str(sample["rep"]),
             )
+        except ValueError:
+            raise SampleFailed("only HubSpot contacts and deals can be samples") from None
         except NotFound:
             raise SampleFailed("that HubSpot record was not found") from None
         except PermanentExternalError as exc:
