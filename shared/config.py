@@ -207,6 +207,12 @@ class Settings(BaseSettings):
         le=3072,
         description="Vector size of every stored embedding (the offline model's is 384).",
     )
+    voice_profile_debounce_seconds: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="Samples finishing within this window share one profile rebuild.",
+    )
     voice_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Service accounts (comma-separated) allowed to call the voice API: the "

@@ -102,7 +102,9 @@ def voice(request: flask.Request) -> Any:
     if path == "/samples" and request.method == "POST":
         if (request.mimetype or "").startswith("multipart/"):
             return _upload(request)
-        return accepted(*submit_reference(service, _json_body(request)))
+        return accepted(
+            *submit_reference(service, _json_body(request), SETTINGS.link_fetch_allow_hosts)
+        )
     if path == "/samples" and request.method == "GET":
         return {"samples": service.list_samples(rep_of(request.args.get("rep")))}
     if path.startswith("/samples/") and request.method == "DELETE":

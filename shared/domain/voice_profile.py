@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EMAIL_SHAPED = frozenset({"gmail", "eml", "hubspot"})
+TALK_SHAPED = frozenset({"youtube"})
 CHUNK_TARGET_CHARS = 900
 CHUNK_MAX_CHARS = 1500
 MAX_PHRASES = 12
@@ -211,7 +212,12 @@ def _phrases(text: str) -> Counter[str]:
 def sample_stats(text: str, source_type: str) -> SampleStats:
     lines = _lines(text)
     lowered = text.lower()
-    email_shaped = source_type in EMAIL_SHAPED
+    # Mail, and any document that reads like one (a greeting first or a sign-off last);
+    # talks and articles are not.
+    email_shaped = source_type in EMAIL_SHAPED or (
+        source_type not in TALK_SHAPED
+        and (_greeting_of(lines) is not None or _sign_off_of(lines) is not None)
+    )
     sentences = _sentences(text)
     return SampleStats(
         words=len(_WORD.findall(text)),

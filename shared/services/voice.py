@@ -165,6 +165,7 @@ class VoiceService:
         max_chars: int = 400_000,
         language: str = "en",
         pii_region: str = "US",
+        profile_debounce_seconds: int = 30,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -176,6 +177,7 @@ class VoiceService:
         self.max_chars = max_chars
         self.language = language
         self.pii_region = pii_region
+        self.profile_debounce_seconds = profile_debounce_seconds
 
     def _samples(self) -> Any:
         return self.store.db.collection(SAMPLES)
@@ -261,17 +263,24 @@ class VoiceService:
         )
 
     def enqueue_profile(self, rep: str, reason: str, *, force: bool = False) -> None:
-        """Queue a rebuild. Automatic ones asked for within the same minute collapse into one
-        task; an explicit retrain (`force`) always runs, even over an unchanged sample set."""
+        """Queue a rebuild. Automatic ones are debounced: every request within one window
+        shares a task that runs when the window ends, so it sees all of them. An explicit
+        retrain (`force`) runs at once, even over an unchanged sample set."""
         now = _now().timestamp()
-        kind, bucket = (
-            ("voice-retrain", int(now * 1000)) if force else ("voice-profile", int(now // 60))
-        )
+        schedule_at: datetime | None = None
+        if force:
+            name = task_id("voice-retrain", rep_slug(rep), int(now * 1000))
+        else:
+            window = max(1, self.profile_debounce_seconds)
+            index = int(now // window)
+            name = task_id("voice-profile", rep_slug(rep), window, index)
+            schedule_at = datetime.fromtimestamp((index + 1) * window + 0.5, UTC)
         self.tasks.enqueue(
             self.profile_target.queue,
-            task_id(kind, rep_slug(rep), bucket),
+            name,
             self.profile_target.url,
             {"rep": rep, "reason": reason, "force": force},
+            schedule_at=schedule_at,
             audience=self.profile_target.audience,
         )
 
@@ -434,7 +443,8 @@ class VoiceService:
             ref.update({**common, "status": SampleStatus.DUPLICATE, "duplicate_of": twin.id})
             self._delete_collection(ref.collection(BLOBS))
             return SampleStatus.DUPLICATE
-        stats = sample_stats(clean, str(data["source_type"]))
+        kind = details.get("kind") if data["source_type"] == "upload" else None
+        stats = sample_stats(clean, str(kind or data["source_type"]))
         chunks = chunk_text(clean)[:MAX_CHUNKS_PER_SAMPLE]
         embedder = self.embedder()
         vectors = embedder.embed(chunks) if chunks else []

@@ -46,7 +46,9 @@ def submit_upload(
     )
 
 
-def submit_reference(service: VoiceService, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def submit_reference(
+    service: VoiceService, body: dict[str, Any], allow_hosts: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], bool]:
     """A JSON submission: `{"rep", "source": "drive"|"youtube"|"link"|"hubspot"|"auto",
     "value": url or id, "object_type": "contact"|"deal" (hubspot), "title"?}`."""
     from shared.domain.sources import BadSource, classify_link, drive_file_id, youtube_video_id
@@ -81,6 +83,8 @@ def submit_reference(service: VoiceService, body: dict[str, Any]) -> tuple[dict[
         return _drive(service, rep, file_id, value, title)
     if source not in ("auto", "link"):
         raise BadRequest(f"unknown source {source!r}")
+    if _allowed_plain_http(value, allow_hosts):
+        return service.accept(rep, "link", key=value, source_url=value, title=title)
     try:
         ref = classify_link(value)
     except BadSource as exc:
@@ -121,3 +125,11 @@ def _drive(
 
 def accepted(sample: dict[str, Any], created: bool) -> tuple[dict[str, Any], int]:
     return {"sample": public_sample(sample), "created": created}, 202 if created else 200
+
+
+def _allowed_plain_http(value: str, allow_hosts: tuple[str, ...]) -> bool:
+    """A local file server the devstack allows (LINK_FETCH_ALLOW_HOSTS, empty in production)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    return parts.scheme == "http" and bool(allow_hosts) and parts.netloc in allow_hosts

@@ -179,4 +179,5 @@ class VoiceWiring:
             guide_writer=self.guide_writer,
             max_chars=settings.voice_max_sample_chars,
             language=settings.voice_language,
+            profile_debounce_seconds=settings.voice_profile_debounce_seconds,
         )
