@@ -256,6 +256,97 @@ def story_gmail_reply(stack: DevStack) -> bool:
     return ok
 
 
+def story_voice_training(stack: DevStack) -> bool:
+    """Maya trains her voice from a PDF, a text file, a Drive doc, a YouTube talk and a
+    HubSpot note, through the voice API as the operator page will call it."""
+    from devstack.stack import OPERATOR_ACCOUNT
+
+    say("Story: Maya trains her voice from samples of several kinds")
+    url = stack.function_url("voice")
+    token = stack.issuer.sign(url, OPERATOR_ACCOUNT)
+    auth = {"Authorization": f"Bearer {token}"}
+    rep = seed.REP_EMAIL
+    drive = stack.fakes["drive"][0]
+    doc = drive.add_file(
+        rep, "Objection handling notes", "application/vnd.google-apps.document", seed.VOICE_DOC
+    )
+    youtube = stack.fakes["youtube"][0]
+    youtube.add_video("bRtLn3Fc9kQ", "Maya at RetailOps 2026", transcripts={"en": seed.TALK})
+    hubspot = stack.fakes["hubspot"][0]
+    hubspot.create(
+        "notes",
+        {
+            "hs_note_body": seed.HUBSPOT_NOTE,
+            "hs_timestamp": "2026-11-02T09:00:00Z",
+            "hubspot_owner_id": seed.OWNER_ID,
+        },
+        associations=[("contacts", 701)],
+    )
+    submissions = [
+        (
+            "upload",
+            {
+                "files": {"file": ("reply-to-lena.txt", seed.PAST_REPLY.encode(), "text/plain")},
+                "data": {"rep": rep},
+            },
+        ),
+        (
+            "upload",
+            {
+                "files": {"file": ("pricing-faq.pdf", seed.pdf_sample(), "application/pdf")},
+                "data": {"rep": rep},
+            },
+        ),
+        (
+            "drive",
+            {"json": {"rep": rep, "value": f"https://docs.google.com/document/d/{doc}/edit"}},
+        ),
+        ("youtube", {"json": {"rep": rep, "value": "https://youtu.be/bRtLn3Fc9kQ"}}),
+        (
+            "hubspot",
+            {"json": {"rep": rep, "source": "hubspot", "object_type": "contact", "value": "701"}},
+        ),
+        ("link", {"json": {"rep": rep, "value": "https://169.254.169.254/computeMetadata/v1/"}}),
+    ]
+    ids = []
+    for kind, request in submissions:
+        answer = requests.post(f"{url}/samples", headers=auth, timeout=30, **request)
+        ids.append(answer.json()["sample"]["id"])
+        print(f"  POST /samples ({kind}) → {answer.status_code}")
+    deadline = time.monotonic() + 60
+    samples: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        samples = requests.get(
+            f"{url}/samples", params={"rep": rep}, headers=auth, timeout=30
+        ).json()["samples"]
+        if len(samples) == len(ids) and all(s["status"] != "pending" for s in samples):
+            break
+        time.sleep(0.5)
+    for sample in sorted(samples, key=lambda s: s["source_type"]):
+        detail = sample["error"] or f"{sample['extracted_chars']} characters"
+        kind, status, title = sample["source_type"], sample["status"], sample["title"][:40]
+        print(f"  {kind:<8} {status:<8} {title:<40} {detail}")
+    profile: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        answer = requests.get(f"{url}/profile", params={"rep": rep}, headers=auth, timeout=30)
+        if answer.status_code == 200:
+            profile = answer.json()["profile"]
+            if profile.get("samples") == 5:
+                break
+        time.sleep(0.5)
+    print(
+        f"  Voice profile v{profile.get('version')} from {profile.get('samples')} samples "
+        f"({profile.get('guide_source')}):"
+    )
+    for line in str(profile.get("guide", "")).splitlines():
+        print(f"    {line}")
+    ready = [s for s in samples if s["status"] == "ready"]
+    refused = [s for s in samples if s["source_type"] == "link" and s["status"] == "failed"]
+    ok = len(ready) == 5 and len(refused) == 1 and profile.get("samples") == 5
+    row(ok, "voice trained", f"{len(ready)} samples ready, metadata-server link refused")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -270,6 +361,7 @@ def main() -> int:
         ok = check_every_part(stack)
         ok = story_hubspot_lead(stack) and ok
         ok = story_gmail_reply(stack) and ok
+        ok = story_voice_training(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")

@@ -194,3 +194,41 @@ def connect_mailbox(stack: Any, email: str) -> dict[str, Any]:
 
     services = GmailServices(Runtime(settings_for(stack)))
     return services.mailboxes.connect(email)
+
+
+# --- voice-training material for the demo ------------------------------------------------
+PAST_REPLY = PAST_THREADS[0][3]
+VOICE_DOC = (
+    "When a prospect says the price is high, I don't argue. I ask what they compare it "
+    "with, and I walk them through what a missed forecast costs in stock.\n\n"
+    "When they say the timing is wrong, I ask what would make it right, and I offer a short "
+    "pilot so nobody has to bet the quarter on us.\n\nCheers,\nMaya"
+)
+TALK = [
+    (0.0, 5.0, "so today I want to talk about why retail forecasts break"),
+    (5.0, 6.0, "and it's almost never the model, it's the seasonal peaks nobody wrote down"),
+    (11.0, 6.0, "when we onboard a customer we start with their last three peaks"),
+    (17.0, 5.0, "and we measure the error week by week, in plain numbers"),
+]
+HUBSPOT_NOTE = (
+    "<p>Call with Dana: she wants a pilot before Q3. I'll send the retail case study and "
+    "propose two weeks on their own data.</p>"
+)
+
+
+def pdf_sample() -> bytes:
+    """A short pricing FAQ Maya wrote, as a real PDF (fpdf2, a development dependency)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title("Pricing FAQ")
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(
+        0,
+        6,
+        "Hi there,\n\nPeople ask me how our pricing works, so here it is in plain words. "
+        "You pay per seat, and the Team plan covers up to 25 seats. Happy to walk you through "
+        "the numbers for your team.\n\nCheers,\nMaya",
+    )
+    return bytes(pdf.output())

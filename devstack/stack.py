@@ -156,6 +156,7 @@ class DevStack:
             "GMAIL_TOPIC": f"projects/{self.project}/topics/{GMAIL_TOPIC}",
             "SCHEDULER_INVOKER_EMAIL": SCHEDULER_INVOKER,
             "VOICE_API_CALLERS": OPERATOR_ACCOUNT,
+            "VOICE_PROFILE_DEBOUNCE_SECONDS": "2",  # production: 30
             "GOOGLE_OAUTH_TOKEN_URI": f"{self.fake_url('oauth')}/token",
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
             "DRIVE_API_ENDPOINT": f"{self.fake_url('drive')}/drive/v3/",

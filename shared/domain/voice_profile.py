@@ -111,6 +111,9 @@ _STOPWORDS = frozenset(
         "really",
     }
 )
+_FRAME_WORDS = frozenset(
+    {"hi", "hey", "hello", "dear", "cheers", "thanks", "best", "regards", "kind", "warm"}
+)
 _FORMAL_MARKERS = ("dear ", "kind regards", "sincerely", "please find", "i would like to")
 _CASUAL_MARKERS = ("hey", "cheers", "thanks!", "awesome", "cool", "gonna", "wanna", "btw")
 
@@ -203,8 +206,8 @@ def _phrases(text: str) -> Counter[str]:
     for size in (2, 3, 4):
         for index in range(len(words) - size + 1):
             gram = words[index : index + size]
-            if gram[0] in _STOPWORDS or gram[-1] in _STOPWORDS:
-                continue
+            if gram[0] in _STOPWORDS or gram[-1] in _STOPWORDS or gram[0] in _FRAME_WORDS:
+                continue  # greetings and sign-offs are counted on their own
             found[" ".join(gram)] += 1
     return found
 
