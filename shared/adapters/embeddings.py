@@ -242,17 +242,17 @@ class _SentenceModel:
         config = _read_json(directory / "config.json")
         modules = _read_json(directory / "modules.json")
         kinds = [str(module.get("type", "")).rsplit(".", 1)[-1] for module in modules]
-        if kinds[:2] != ["Transformer", "Pooling"]:
+        # Vectors are always normalised (the Embedder contract), so Normalize may follow or not;
+        # any other module (a Dense layer, say) would change them and is not implemented.
+        if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}:
             raise ConfigError(f"unsupported sentence-transformers modules: {kinds}")
-        self.normalize = "Normalize" in kinds
         pooling_path = next(m["path"] for m in modules if str(m["type"]).endswith("Pooling"))
         pooling = _read_json(directory / pooling_path / "config.json")
         modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v)
         if modes != ["pooling_mode_mean_tokens"]:
             raise ConfigError(f"unsupported pooling {modes}: only mean pooling is implemented")
-        if config.get("hidden_act") != "gelu" or config.get(
-            "position_embedding_type", "absolute"
-        ) not in ("absolute",):
+        position_kind = config.get("position_embedding_type", "absolute")
+        if config.get("hidden_act") != "gelu" or position_kind != "absolute":
             raise ConfigError("the offline model is not a plain BERT encoder")
         sentence = _read_json(directory / "sentence_bert_config.json")
         self.max_tokens = min(
@@ -342,9 +342,8 @@ class _SentenceModel:
         vectors: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            longest = max(len(ids[i]) for i in chunk)
             lengths = [len(ids[i]) for i in chunk]
-            batch_ids = np.full((len(chunk), longest), self.pad_id, dtype=np.int64)
+            batch_ids = np.full((len(chunk), max(lengths)), self.pad_id, dtype=np.int64)
             for row, i in enumerate(chunk):
                 batch_ids[row, : lengths[row]] = ids[i]
             hidden = self.encoder.forward(batch_ids, lengths)
@@ -397,7 +396,10 @@ class OfflineMiniLM:
         self._model()
 
     def _model(self) -> _SentenceModel:
-        return _loaded_model((self.model_dir or model_directory()).resolve())
+        model = _loaded_model((self.model_dir or model_directory()).resolve())
+        if model.dimensions != self.dimensions:
+            raise ConfigError(f"the offline model makes {model.dimensions}-dimension vectors")
+        return model
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         return self._model().embed(list(texts), self.batch_size)
@@ -410,8 +412,10 @@ class OpenAIEmbedder:
     """OpenAI's embeddings endpoint, asking for `dimensions`-sized vectors, in batches.
 
     The client retries 408/409/429/5xx itself (honouring Retry-After); what still fails is a
-    TransientError to retry later, or a PermanentExternalError when retrying cannot help.
-    Neither the key nor the texts appear in an error.
+    TransientError to retry later, or a PermanentExternalError when retrying cannot help
+    (AuthorizationRefused for a rejected key). Neither the key nor the texts appear in an
+    error. Each text is cut to 8,000 characters, within the models' 8,191-token input limit
+    for ordinary text; an empty text is sent as a blank, which OpenAI accepts.
     """
 
     def __init__(
