@@ -448,7 +448,7 @@ class VoiceService:
         chunks = chunk_text(clean)[:MAX_CHUNKS_PER_SAMPLE]
         embedder = self.embedder()
         vectors = embedder.embed(chunks) if chunks else []
-        self._write_chunks(ref, rep, chunks, vectors)
+        self._write_chunks(ref, rep, chunks, vectors, embedder.name)
         ref.update(
             {
                 **common,
@@ -469,7 +469,7 @@ class VoiceService:
         return SampleStatus.READY
 
     def _write_chunks(
-        self, ref: Any, rep: str, chunks: list[str], vectors: list[list[float]]
+        self, ref: Any, rep: str, chunks: list[str], vectors: list[list[float]], model: str
     ) -> None:
         from google.cloud.firestore_v1.vector import Vector
 
@@ -485,6 +485,7 @@ class VoiceService:
                         "sample_id": ref.id,
                         "n": index,
                         "text": chunks[index],
+                        "model": model,
                         "embedding": Vector(vectors[index]),
                     },
                 )
@@ -502,6 +503,8 @@ class VoiceService:
             .where(filter=FieldFilter("status", "==", SampleStatus.READY))
             .stream()
         ]
+        if ready:
+            self._reembed_stale(ready)
         fingerprint = profile_fingerprint((s["id"], str(s.get("content_hash"))) for s in ready)
         profile_ref = self.store.db.collection(PROFILES).document(rep)
         current = profile_ref.get()
@@ -539,6 +542,25 @@ class VoiceService:
         )
         return profile
 
+    def _reembed_stale(self, ready: list[dict[str, Any]]) -> None:
+        """Vectors of two models are not comparable: chunks embedded by another model (an
+        OpenAI key added or removed since) are embedded again with the current one."""
+        from google.cloud.firestore_v1.vector import Vector
+
+        embedder = self.embedder()
+        for sample in ready:
+            if sample.get("embedding_model") == embedder.name:
+                continue
+            ref = self._samples().document(sample["id"])
+            chunks = list(ref.collection(CHUNKS).order_by("n").stream())
+            vectors = embedder.embed([str((c.to_dict() or {}).get("text") or "") for c in chunks])
+            batch = self.store.db.batch()
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                batch.update(chunk.reference, {"embedding": Vector(vector), "model": embedder.name})
+            batch.update(ref, {"embedding_model": embedder.name})
+            batch.commit()
+            sample["embedding_model"] = embedder.name
+
     def _exemplar_pool(
         self, ready: Iterable[dict[str, Any]]
     ) -> list[tuple[str, str, list[float] | None]]:
@@ -565,10 +587,12 @@ class VoiceService:
         from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
         from google.cloud.firestore_v1.vector import Vector
 
-        vector = self.embedder().embed([situation])[0]
+        embedder = self.embedder()
+        vector = embedder.embed([situation])[0]
         query = (
             self.store.db.collection_group(CHUNKS)
             .where(filter=FieldFilter("rep", "==", rep.strip().lower()))
+            .where(filter=FieldFilter("model", "==", embedder.name))
             .find_nearest(
                 vector_field="embedding",
                 query_vector=Vector(vector),

@@ -63,7 +63,7 @@ class _Secrets:
 
 
 def _settings(**overrides: object) -> Settings:
-    return Settings(gcp_project="demo-test", **overrides)  # type: ignore[arg-type]
+    return Settings(gcp_project="demo-test", environment="local", **overrides)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
