@@ -4,6 +4,7 @@ the style-guide writer, each created on first use."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -27,12 +28,14 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 MAX_HUBSPOT_CHARS = 200_000
+RECHOOSE_SECONDS = 300.0
 
 
 class VoiceWiring:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self._embedder: Embedder | None = None
+        self._chosen_at = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -41,11 +44,14 @@ class VoiceWiring:
 
     # --- the parts ----------------------------------------------------------------------
     def embedder(self) -> Embedder:
+        """Chosen again every few minutes, so a key stored (or removed) later is picked up;
+        the profile rebuild re-embeds what an earlier model embedded."""
         with self._lock:
-            if self._embedder is None:
+            if self._embedder is None or time.monotonic() - self._chosen_at > RECHOOSE_SECONDS:
                 from shared.adapters.embeddings import embedder
 
                 self._embedder = embedder(self.settings, self.runtime.secrets)
+                self._chosen_at = time.monotonic()
             return self._embedder
 
     def guide_writer(self) -> GuideWriter | None:
