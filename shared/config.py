@@ -218,6 +218,14 @@ class Settings(BaseSettings):
         description="Service accounts (comma-separated) allowed to call the voice API: the "
         "operator page's, and any service that submits samples.",
     )
+    team_id: str = Field(
+        "default", min_length=1, max_length=60, description="The team this deployment serves."
+    )
+    asset_link_allow_list: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Links a draft may contain besides retrieved assets (comma-separated), "
+        "e.g. the booking page.",
+    )
     openai_profile_model: str = Field(
         "gpt-4.1-mini", description="Model that writes a rep's style guide."
     )
@@ -257,6 +265,7 @@ class Settings(BaseSettings):
         "internal_domains",
         "link_fetch_allow_hosts",
         "voice_api_callers",
+        "asset_link_allow_list",
         mode="before",
     )
     @classmethod

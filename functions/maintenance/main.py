@@ -1,26 +1,32 @@
 """Cloud Function `maintenance`.
 
 Cloud Scheduler's target (hourly): renews each mailbox's Gmail watch once a day, polls any
-mailbox whose pushes went quiet, and records lapsed or failing watches for the operator page.
+mailbox whose pushes went quiet, records lapsed or failing watches for the operator page, and
+follows Drive's changes feed so the asset library re-indexes edited files and drops deleted
+or unshared ones.
 Only the scheduler's service account (or Cloud Tasks') may call it.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest
+from shared.errors import AppError, BadRequest
 from shared.runtime import Runtime
 from shared.services.mail_wiring import GmailServices
+from shared.services.voice_wiring import VoiceWiring
 from shared.web import entrypoint
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
 SERVICES = GmailServices(RUNTIME)
+ASSETS = VoiceWiring(RUNTIME)
+log = logging.getLogger("sales_agent.maintenance")
 _AUDIENCE = SETTINGS.function_url_maintenance
 
 
@@ -34,4 +40,10 @@ def maintenance(request: flask.Request) -> Any:
         audience=_AUDIENCE,
         allowed_emails=(SETTINGS.scheduler_invoker_email, SETTINGS.tasks_invoker_email),
     )
-    return SERVICES.mailboxes.run_maintenance().as_json()
+    report = SERVICES.mailboxes.run_maintenance().as_json()
+    try:
+        report["assets"] = ASSETS.assets.follow_changes()
+    except AppError as exc:  # the mailboxes' upkeep is done; the feed is tried next hour
+        log.error("asset changes feed failed: %s", exc.public_message)
+        report["assets"] = {"error": exc.public_message}
+    return report

@@ -133,3 +133,29 @@ def _allowed_plain_http(value: str, allow_hosts: tuple[str, ...]) -> bool:
 
     parts = urlsplit(value)
     return parts.scheme == "http" and bool(allow_hosts) and parts.netloc in allow_hosts
+
+
+def asset_folder(value: Any) -> str:
+    """A Drive folder link or id."""
+    import re
+
+    text = str(value or "").strip()
+    match = re.search(r"/folders/([A-Za-z0-9_-]{10,100})", text)
+    folder = match.group(1) if match else text
+    if not re.fullmatch(r"[A-Za-z0-9_-]{10,100}", folder):
+        raise BadRequest("folder must be a Google Drive folder link or id")
+    return folder
+
+
+def situation_of(body: dict[str, Any]) -> Any:
+    from shared.domain.assets import Situation
+
+    text = str(body.get("text") or "").strip()
+    if not text or len(text) > 4000:
+        raise BadRequest("text must describe the situation (at most 4,000 characters)")
+
+    def tag(name: str) -> str | None:
+        value = body.get(name)
+        return str(value)[:60] if isinstance(value, str) and value.strip() else None
+
+    return Situation(text, tag("industry"), tag("product"), tag("stage"))

@@ -165,6 +165,37 @@ class VoiceWiring:
             metadata={"records": len(texts), "kinds": sorted({t.kind for t in texts})},
         )
 
+    def drive_for(self, account: str) -> Any:
+        """A Drive reader with `account`'s Google grant (its connected mailbox's token)."""
+        from shared.adapters.drive import DriveFiles
+
+        mailbox = self.runtime.store.db.collection("mailboxes").document(account).get()
+        token_secret = (mailbox.to_dict() or {}).get("token_secret") if mailbox.exists else None
+        return DriveFiles(
+            self.access.credentials_for(account, token_secret),
+            endpoint=self.settings.drive_api_endpoint,
+            attempts=self.settings.http_max_attempts,
+            backoff_max=self.settings.http_backoff_max_seconds,
+            max_bytes=self.settings.voice_upload_max_bytes,
+        )
+
+    @cached_property
+    def assets(self) -> Any:
+        from shared.services.assets import AssetLibrary
+
+        base = self.settings.function_url_voice.rstrip("/")
+        return AssetLibrary(
+            self.runtime.store,
+            self.runtime.tasks,
+            index_target=TaskTarget(
+                self.settings.queue_voice, f"{base}/tasks/assets", self.settings.function_url_voice
+            ),
+            drive_for=self.drive_for,
+            fetch_link=self.fetch_link,
+            embedder=self.embedder,
+            max_chars=self.settings.voice_max_sample_chars,
+        )
+
     @cached_property
     def service(self) -> VoiceService:
         settings = self.settings
@@ -178,8 +209,12 @@ class VoiceWiring:
         return VoiceService(
             self.runtime.store,
             self.runtime.tasks,
-            extract_target=TaskTarget(settings.queue_voice, f"{base}/tasks/extract", base),
-            profile_target=TaskTarget(settings.queue_voice, f"{base}/tasks/profile", base),
+            extract_target=TaskTarget(
+                settings.queue_voice, f"{base}/tasks/extract", settings.function_url_voice
+            ),
+            profile_target=TaskTarget(
+                settings.queue_voice, f"{base}/tasks/profile", settings.function_url_voice
+            ),
             fetchers=fetchers,
             embedder=self.embedder,
             guide_writer=self.guide_writer,
