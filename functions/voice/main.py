@@ -78,6 +78,8 @@ def _tasks(request: flask.Request, path: str) -> Any:
 
 def _asset_task(body: dict[str, Any]) -> Any:
     library = WIRING.assets
+    if body.get("kind") == "asset-reindex":
+        return library.reindex(str(body.get("team") or SETTINGS.team_id))
     if body.get("kind") == "asset-crawl":
         return library.crawl(str(body.get("source_id") or ""))
     if body.get("kind") == "asset-index":

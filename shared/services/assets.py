@@ -101,7 +101,10 @@ class AssetLibrary:
         fetch_link: Callable[[dict[str, Any]], Content],
         embedder: Callable[[], Embedder],
         max_chars: int = 400_000,
+        reindex_debounce_seconds: int = 30,
     ) -> None:
+        from shared.services.asset_index import ShardedIndex
+
         self.store = store
         self.tasks = tasks
         self.index_target = index_target
@@ -109,6 +112,8 @@ class AssetLibrary:
         self.fetch_link = fetch_link
         self.embedder = embedder
         self.max_chars = max_chars
+        self.reindex_debounce_seconds = reindex_debounce_seconds
+        self.vectors = ShardedIndex(store)
 
     def _col(self, name: str) -> Any:
         return self.store.db.collection(name)
@@ -230,6 +235,22 @@ class AssetLibrary:
             raise SampleFailed("the uploaded file is no longer available; upload it again")
         return b"".join(bytes((p.to_dict() or {}).get("data") or b"") for p in parts)
 
+    def request_reindex(self, team: str) -> None:
+        """Rebuild the team's vector index once the current window ends (debounced)."""
+        window = max(1, self.reindex_debounce_seconds)
+        index = int(_now().timestamp() // window)
+        self.tasks.enqueue(
+            self.index_target.queue,
+            task_id("asset-reindex", _digest(team)[:16], window, index),
+            self.index_target.url,
+            {"kind": "asset-reindex", "team": team},
+            schedule_at=datetime.fromtimestamp((index + 1) * window + 0.5, UTC),
+            audience=self.index_target.audience,
+        )
+
+    def reindex(self, team: str) -> dict[str, Any]:
+        return self.vectors.rebuild(team, self.embedder().name)
+
     def _enqueue(self, kind: str, payload: dict[str, Any], *name_parts: object) -> None:
         self.tasks.enqueue(
             self.index_target.queue,
@@ -329,6 +350,7 @@ class AssetLibrary:
         self._write_passages(asset_id, team, meta, tags, passages, vectors, embedder.name)
         meta["passages"] = len(passages)
         ref.set(meta, merge=True)
+        self.request_reindex(team)
         log.info(
             "asset indexed", extra={"fields": {"asset_id": asset_id, "passages": len(passages)}}
         )
@@ -362,7 +384,7 @@ class AssetLibrary:
         vectors: list[list[float]],
         model: str,
     ) -> None:
-        from google.cloud.firestore_v1.vector import Vector
+        from shared.services.asset_index import pack
 
         db = self.store.db
         for start in range(0, len(passages), 200):
@@ -381,7 +403,7 @@ class AssetLibrary:
                         "approved": tags.approved,
                         "tags": tags.as_json(),
                         "model": model,
-                        "embedding": Vector(vectors[index]),
+                        "emb16": pack(vectors[index]),
                     },
                 )
             batch.commit()
@@ -410,8 +432,11 @@ class AssetLibrary:
 
     def remove(self, asset_id: str) -> None:
         """Out of the index for good: the file was deleted, trashed, unshared or moved out."""
+        snap = self._col(ASSETS).document(asset_id).get()
         self._delete_passages(asset_id)
         self._col(ASSETS).document(asset_id).delete()
+        if snap.exists and (snap.to_dict() or {}).get("team"):
+            self.request_reindex(str((snap.to_dict() or {})["team"]))
 
     # --- tags ---------------------------------------------------------------------------
     def set_tags(self, asset_id: str, tags: Tags) -> dict[str, Any]:
@@ -421,6 +446,7 @@ class AssetLibrary:
             raise NotFound("no such asset")
         ref.update({"tags": tags.as_json(), "updated_at": _now()})
         self._update_passages(asset_id, {"tags": tags.as_json(), "approved": tags.approved})
+        self.request_reindex(str((snap.to_dict() or {}).get("team")))
         return snap.to_dict() or {}
 
     def get(self, asset_id: str) -> dict[str, Any]:
@@ -494,31 +520,23 @@ class AssetLibrary:
         per_asset: int = 1,
         approved_only: bool = True,
     ) -> list[AssetHit]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-        from google.cloud.firestore_v1.base_vector_query import DistanceMeasure
-        from google.cloud.firestore_v1.vector import Vector
-
         embedder = self.embedder()
         vector = embedder.embed([situation.text])[0]
-        query = self._col(PASSAGES).where(filter=FieldFilter("team", "==", team))
-        if approved_only:
-            query = query.where(filter=FieldFilter("approved", "==", True))
-        query = query.where(filter=FieldFilter("model", "==", embedder.name))
-        nearest = query.find_nearest(
-            vector_field="embedding",
-            query_vector=Vector(vector),
-            distance_measure=DistanceMeasure.COSINE,
-            limit=SEARCH_POOL,
-            distance_result_field="distance",
-        )
+        nearest = self.vectors.nearest(team, vector, embedder.name, SEARCH_POOL)
+        similarity = dict(nearest)
+        refs = [self._col(PASSAGES).document(pid) for pid, _ in nearest]
         candidates = []
-        for snap in nearest.stream():
+        for snap in self.store.db.get_all(refs):
+            if not snap.exists:
+                continue  # removed since the index was built
             data = snap.to_dict() or {}
+            if data.get("team") != team:
+                continue
             candidates.append(
                 Candidate(
                     passage_id=snap.id,
                     asset_id=str(data.get("asset_id")),
-                    similarity=1.0 - float(data.get("distance") or 0.0),
+                    similarity=similarity[snap.id],
                     tags=tags_from_json(data.get("tags")),
                     modified_time=data.get("modified_time"),
                     data=data,

@@ -194,6 +194,7 @@ class VoiceWiring:
             fetch_link=self.fetch_link,
             embedder=self.embedder,
             max_chars=self.settings.voice_max_sample_chars,
+            reindex_debounce_seconds=self.settings.voice_profile_debounce_seconds,
         )
 
     @cached_property
