@@ -15,6 +15,17 @@ not show in ``files.list``, as in Drive). Faithful points worth knowing:
 - Scopes: ``drive``/``drive.readonly`` read everything the account can see; ``drive.metadata*``
   read metadata only (content answers 403 insufficientPermissions); ``drive.file`` sees only the
   files granted to the app (:meth:`FakeDrive.grant_app_access`).
+- Folders: a file in a folder is visible to whoever may see the folder or any folder above it
+  (shared with them, or with anyone who has the link). ``'<folderId>' in parents`` lists the
+  children of a folder the caller can open, link-shared ones included; without it ``files.list``
+  shows only files the caller owns or that were shared with them (directly or through a folder).
+  Trashing a folder trashes what is inside (``trashed`` true, ``explicitlyTrashed`` false).
+- Every change (create, content, rename, move, trash, delete, sharing) bumps the file's
+  ``version`` and is recorded for each account that could list the file before or after it.
+  ``changes.list`` answers from a token (an integer as a string) with each file once, at its
+  latest change, in its current state; a file the caller can no longer list (deleted, unshared,
+  moved away from what was shared) comes as ``removed: true`` without ``file``.
+  ``newStartPageToken`` is only on the last page; a token never issued is 400 Invalid Value.
 """
 
 from __future__ import annotations
@@ -24,7 +35,8 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,6 +91,12 @@ _DRIVE_REASONS = frozenset(
 )
 _DEFAULT_FIELDS = "kind,id,name,mimeType"
 _DEFAULT_LIST_FIELDS = "kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)"
+_DEFAULT_CHANGES_FIELDS = (
+    "kind,nextPageToken,newStartPageToken,"
+    "changes(kind,changeType,time,removed,fileId,file(kind,id,name,mimeType))"
+)
+_SPACES = frozenset({"drive", "appDataFolder", "photos"})
+ROOT_FOLDER_ID = "0AFakeRootFolderUk9PVA"
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -107,18 +125,38 @@ class DriveFile:
     target_id: str | None = None
     target_mime_type: str | None = None
     trashed: bool = False
+    explicitly_trashed: bool = False
+    parents: list[str] = field(default_factory=list)
+    version: int = 1
 
     @property
     def is_google_file(self) -> bool:
         return self.mime_type.startswith(GOOGLE_APPS)
 
+    @property
+    def is_folder(self) -> bool:
+        return self.mime_type == FOLDER
+
     def readable_by(self, email: str) -> bool:
+        """By the file's own sharing only; :meth:`FakeDrive.readable` adds its folders'."""
         key = email.lower()
         return key == self.owner or key in self.shared_with or self.shared_with_anyone
 
     def listed_for(self, email: str) -> bool:
+        """By the file's own sharing only; :meth:`FakeDrive.audience` adds its folders'."""
         key = email.lower()
         return key == self.owner or key in self.shared_with
+
+
+@dataclass(frozen=True)
+class _Change:
+    """One recorded change: `seq` is its place in the feed, `audience` who hears of it."""
+
+    seq: int
+    file_id: str
+    time: float
+    audience: frozenset[str]
+    owner: str
 
 
 # ---------------------------------------------------------------------- fields= selection
@@ -254,8 +292,8 @@ def matches_query(file: DriveFile, query: str, email: str) -> bool:
             if op == "contains" and value.lower() not in actual.lower():
                 return False
         elif match["collection"]:
-            who = _unquote(match["who"]).lower()
-            who = email.lower() if who == "me" else who
+            raw = _unquote(match["who"])
+            who = email.lower() if raw.lower() == "me" else raw.lower()
             collection = match["collection"].lower()
             if collection == "owners" and file.owner != who:
                 return False
@@ -263,8 +301,12 @@ def matches_query(file: DriveFile, query: str, email: str) -> bool:
                 file.owner == who or who in file.shared_with
             ):
                 return False
-            if collection == "parents" and who != "root":
-                return False
+            if collection == "parents":
+                if raw in {"root", ROOT_FOLDER_ID}:
+                    if file.parents or file.owner != email.lower():
+                        return False
+                elif raw not in file.parents:
+                    return False
         elif match["trash"]:
             wanted = match["trash"].lower() == "true"
             if (file.trashed == wanted) != (match["trash_op"] == "="):
@@ -282,11 +324,15 @@ def matches_query(file: DriveFile, query: str, email: str) -> bool:
 class FakeDrive(GoogleApiService):
     """Drive v3 fake. Seed JSON::
 
-    {"files": [{"owner": "rep@acme.test", "name": "Pitch", "mime_type":
+    {"files": [{"owner": "rep@acme.test", "name": "Assets", "id": "1assets",
+                "mime_type": "application/vnd.google-apps.folder", "shared_with": ["..."]},
+               {"owner": "rep@acme.test", "name": "Pitch", "mime_type":
                 "application/vnd.google-apps.document", "content": "text",
-                "shared": false, "id": "optional fixed id"},
+                "shared": false, "id": "optional fixed id", "parents": ["1assets"]},
                {"owner": "...", "name": "deck.pdf", "mime_type": "application/pdf",
                 "content_base64": "JVBERi0..."}]}
+
+    Folders come before what they hold.
     """
 
     name = "drive"
@@ -297,6 +343,8 @@ class FakeDrive(GoogleApiService):
         self.app_access: set[tuple[str, str]] = set()
         self.export_limit_bytes = EXPORT_LIMIT_BYTES
         self._media_faults: list[tuple[int, float | None]] = []
+        self._changes: list[_Change] = []
+        self._next_change = 1
         self._add_routes()
 
     # ----------------------------------------------------------------- Python API
@@ -313,6 +361,7 @@ class FakeDrive(GoogleApiService):
         shared_with: Iterable[str] = (),
         reported_size: int | None = None,
         target_id: str | None = None,
+        parents: Iterable[str] = (),
     ) -> str:
         """Store a file owned by `owner_email`; returns its id.
 
@@ -320,13 +369,17 @@ class FakeDrive(GoogleApiService):
         ``files.export`` serves. `shared` means "anyone with the link can view".
         `reported_size` makes ``files.get`` report a size other than the content's (a file
         that changed between two calls). `target_id` makes a shortcut point at a file.
+        `parents` are folder ids (none: the owner's My Drive root).
         """
         account = self.accounts.add(owner_email)
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
         with self.lock:
+            parent_ids = self._checked_parents(parents)
             new_id = file_id or new_drive_id(mime_type.startswith(GOOGLE_APPS))
             target = self.files.get(target_id) if target_id else None
-            self.files[new_id] = DriveFile(
+            for email in shared_with:
+                self.accounts.add(email)
+            file = DriveFile(
                 id=new_id,
                 owner=account.email,
                 name=name,
@@ -337,38 +390,96 @@ class FakeDrive(GoogleApiService):
                 reported_size=reported_size,
                 target_id=target_id,
                 target_mime_type=target.mime_type if target else None,
+                parents=parent_ids,
             )
+            self.files[new_id] = file
+            file.trashed = self._inherits_trash(file)
+            self._log_change(new_id, self.audience(file), file.owner, file.created)
             return new_id
+
+    def add_folder(
+        self,
+        owner_email: str,
+        name: str,
+        parents: Iterable[str] = (),
+        shared: bool = False,
+        *,
+        shared_with: Iterable[str] = (),
+        folder_id: str | None = None,
+    ) -> str:
+        """A folder; what is put in it is visible to whoever the folder is shared with."""
+        return self.add_file(
+            owner_email,
+            name,
+            FOLDER,
+            shared=shared,
+            shared_with=shared_with,
+            parents=parents,
+            file_id=folder_id or new_drive_id(),
+        )
 
     def share(self, file_id: str, email: str | None = None) -> None:
         """Share with one account, or (no `email`) with anyone who has the link."""
-        with self.lock:
-            file = self.files[file_id]
+        if email is not None:
+            self.accounts.add(email)
+        with self._changing(file_id) as file:
             if email is None:
                 file.shared_with_anyone = True
             else:
-                self.accounts.add(email)
                 file.shared_with.add(email.lower())
 
-    def unshare(self, file_id: str) -> None:
-        with self.lock:
-            file = self.files[file_id]
-            file.shared_with_anyone = False
-            file.shared_with.clear()
+    def unshare(self, file_id: str, email: str | None = None) -> None:
+        """Stop sharing with one account, or (no `email`) with everyone."""
+        with self._changing(file_id) as file:
+            if email is None:
+                file.shared_with_anyone = False
+                file.shared_with.clear()
+            else:
+                file.shared_with.discard(email.lower())
 
     def update_content(self, file_id: str, content: bytes | str) -> None:
-        with self.lock:
-            file = self.files[file_id]
+        with self._changing(file_id) as file:
             file.content = content.encode("utf-8") if isinstance(content, str) else content
             file.modified = time.time()
 
-    def trash(self, file_id: str) -> None:
+    def rename(self, file_id: str, name: str) -> None:
+        with self._changing(file_id) as file:
+            file.name = name
+            file.modified = time.time()
+
+    def move(self, file_id: str, new_parents: Iterable[str]) -> None:
+        """Put the file (a folder with all it holds) in `new_parents` (none: the My Drive root)."""
         with self.lock:
-            self.files[file_id].trashed = True
+            parent_ids = self._checked_parents(new_parents)
+            moved = {file_id, *self._descendants(file_id)}
+            if moved & set(parent_ids):
+                raise ValueError("a folder cannot be moved into itself")
+            with self._changing(file_id) as file:
+                file.parents = parent_ids
+
+    def trash(self, file_id: str) -> None:
+        """Trash the file; in a folder, everything it holds is trashed with it."""
+        with self._changing(file_id, cascade=True) as file:
+            file.explicitly_trashed = True
+
+    def untrash(self, file_id: str) -> None:
+        with self._changing(file_id, cascade=True) as file:
+            file.explicitly_trashed = False
 
     def delete(self, file_id: str) -> None:
+        """Delete for good; a folder's content goes with it."""
         with self.lock:
-            self.files.pop(file_id, None)
+            if file_id not in self.files:
+                return
+            with self._changing(file_id, cascade=True):
+                for gone in [file_id, *self._descendants(file_id)]:
+                    self.files.pop(gone, None)
+
+    @property
+    def start_page_token(self) -> str:
+        """What ``changes.getStartPageToken`` answers now."""
+        with self.lock:
+            return str(self._next_change)
 
     def grant_app_access(self, file_id: str, email: str) -> None:
         """The user picked this file for the app: a ``drive.file`` token may now open it."""
@@ -388,6 +499,8 @@ class FakeDrive(GoogleApiService):
         self.app_access.clear()
         self.export_limit_bytes = EXPORT_LIMIT_BYTES
         self._media_faults.clear()
+        self._changes.clear()
+        self._next_change = 1
 
     def _seed(self, data: JSON) -> None:
         for item in data.get("files", []):
@@ -404,6 +517,7 @@ class FakeDrive(GoogleApiService):
                 shared=bool(item.get("shared", False)),
                 file_id=item.get("id"),
                 shared_with=item.get("shared_with", ()),
+                parents=item.get("parents", ()),
             )
         if "export_limit_bytes" in data:
             self.export_limit_bytes = int(data["export_limit_bytes"])
@@ -419,9 +533,13 @@ class FakeDrive(GoogleApiService):
                     "bytes": len(f.content),
                     "shared_with_anyone": f.shared_with_anyone,
                     "shared_with": sorted(f.shared_with),
+                    "parents": list(f.parents),
+                    "trashed": f.trashed,
+                    "version": f.version,
                 }
                 for f in self.files.values()
-            ]
+            ],
+            "start_page_token": str(self._next_change),
         }
 
     def error_body(self, status: int, message: str, **details: Any) -> JSON:
@@ -438,6 +556,95 @@ class FakeDrive(GoogleApiService):
                 metadata["service"] = "drive.googleapis.com"
         return body
 
+    # ----------------------------------------------------------------- folders and changes
+
+    def _checked_parents(self, parents: Iterable[str]) -> list[str]:
+        ids = [p for p in parents if p != ROOT_FOLDER_ID]
+        for parent_id in ids:
+            parent = self.files.get(parent_id)
+            if parent is None or not parent.is_folder:
+                raise ValueError(f"no folder {parent_id!r}")
+        return ids
+
+    def _ancestors(self, file: DriveFile) -> list[DriveFile]:
+        found: list[DriveFile] = []
+        seen = {file.id}
+        pending = list(file.parents)
+        while pending:
+            parent_id = pending.pop()
+            parent = self.files.get(parent_id)
+            if parent is None or parent_id in seen:
+                continue
+            seen.add(parent_id)
+            found.append(parent)
+            pending.extend(parent.parents)
+        return found
+
+    def _descendants(self, file_id: str) -> list[str]:
+        found: list[str] = []
+        pending = [file_id]
+        seen = {file_id}
+        while pending:
+            current = pending.pop()
+            for child in self.files.values():
+                if current in child.parents and child.id not in seen:
+                    seen.add(child.id)
+                    found.append(child.id)
+                    pending.append(child.id)
+        return found
+
+    def audience(self, file: DriveFile) -> frozenset[str]:
+        """Who can list `file`: its owner, whoever it or a folder above it was shared with, and
+        the owners of those folders. Link sharing gives access, not a place in these lists."""
+        people = {file.owner, *file.shared_with}
+        for folder in self._ancestors(file):
+            people.add(folder.owner)
+            people.update(folder.shared_with)
+        return frozenset(people)
+
+    def readable(self, email: str, file: DriveFile) -> bool:
+        """Whether `email` may open `file` (by its own sharing or a folder's, link included)."""
+        if email.lower() in self.audience(file):
+            return True
+        return file.shared_with_anyone or any(f.shared_with_anyone for f in self._ancestors(file))
+
+    def _inherits_trash(self, file: DriveFile) -> bool:
+        return file.explicitly_trashed or any(f.explicitly_trashed for f in self._ancestors(file))
+
+    @contextmanager
+    def _changing(self, file_id: str, *, cascade: bool = False) -> Iterator[DriveFile]:
+        """Change a file and record it in the feed.
+
+        Whoever could list the file before or after hears of it. What a folder holds is
+        reported to everyone when it shares the folder's fate (`cascade`: trash, delete), else
+        only to the accounts that gained or lost it (sharing, moving).
+        """
+        with self.lock:
+            file = self.files[file_id]
+            affected = [file_id, *self._descendants(file_id)]
+            before = {
+                fid: (self.audience(self.files[fid]), self.files[fid].owner) for fid in affected
+            }
+            yield file
+            for fid in affected:
+                current = self.files.get(fid)
+                if current is not None:
+                    current.trashed = self._inherits_trash(current)
+            stamp = time.time()
+            for fid, (was, owner) in before.items():
+                current = self.files.get(fid)
+                now = self.audience(current) if current is not None else frozenset()
+                heard = was | now if fid == file_id or cascade else was ^ now
+                if not heard:
+                    continue
+                if current is not None:
+                    current.version += 1
+                self._log_change(fid, heard, owner, stamp)
+
+    def _log_change(self, file_id: str, audience: frozenset[str], owner: str, stamp: float) -> None:
+        self._changes.append(_Change(self._next_change, file_id, stamp, audience, owner))
+        self._next_change += 1
+
     # ----------------------------------------------------------------- access
 
     def _caller(self) -> AccessToken:
@@ -448,11 +655,12 @@ class FakeDrive(GoogleApiService):
         return bool(set(scopes) & set(grant.scopes))
 
     def _visible(self, grant: AccessToken, file: DriveFile) -> bool:
-        if not file.readable_by(grant.email):
-            return False
+        return self.readable(grant.email, file) and self._in_scope(grant, file.id)
+
+    def _in_scope(self, grant: AccessToken, file_id: str) -> bool:
         if self._has_any(grant, FULL_READ_SCOPES + METADATA_SCOPES):
             return True
-        return (grant.email, file.id) in self.app_access
+        return (grant.email, file_id) in self.app_access
 
     def _file(self, grant: AccessToken, file_id: str) -> DriveFile:
         file = self.files.get(file_id)
@@ -481,10 +689,10 @@ class FakeDrive(GoogleApiService):
             "mimeType": file.mime_type,
             "starred": False,
             "trashed": file.trashed,
-            "explicitlyTrashed": file.trashed,
-            "parents": ["0AFakeRootFolderUk9PVA"] if file.owner == grant.email else [],
+            "explicitlyTrashed": file.explicitly_trashed,
+            "parents": self._parents_seen_by(file, grant.email),
             "spaces": ["drive"],
-            "version": "1",
+            "version": str(file.version),
             "webViewLink": self._web_view_link(file),
             "createdTime": _rfc3339(file.created),
             "modifiedTime": _rfc3339(file.modified),
@@ -525,6 +733,16 @@ class FakeDrive(GoogleApiService):
             }
         return resource
 
+    def _parents_seen_by(self, file: DriveFile, email: str) -> list[str]:
+        """The folders holding `file` that `email` may open (the root only for its owner)."""
+        if not file.parents:
+            return [ROOT_FOLDER_ID] if file.owner == email.lower() else []
+        return [
+            parent_id
+            for parent_id in file.parents
+            if parent_id in self.files and self.readable(email, self.files[parent_id])
+        ]
+
     @staticmethod
     def _web_view_link(file: DriveFile) -> str:
         kinds = {
@@ -550,10 +768,29 @@ class FakeDrive(GoogleApiService):
 
     # ----------------------------------------------------------------- routes
 
+    @staticmethod
+    def _page_size(default: int, maximum: int) -> int:
+        size = request.args.get("pageSize", str(default))
+        page_size = int(size) if size.isdigit() else 0
+        if not 1 <= page_size <= maximum:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="pageSize")
+        return page_size
+
+    @staticmethod
+    def _flag(name: str, default: bool) -> bool:
+        value = request.args.get(name)
+        if value is None:
+            return default
+        if value.lower() not in {"true", "false"}:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location=name)
+        return value.lower() == "true"
+
     def _add_routes(self) -> None:
         self.route("/drive/v3/files")(self._list)
         self.route("/drive/v3/files/<file_id>")(self._get)
         self.route("/drive/v3/files/<file_id>/export")(self._export)
+        self.route("/drive/v3/changes/startPageToken")(self._start_page_token)
+        self.route("/drive/v3/changes")(self._list_changes)
 
     def _get(self, file_id: str) -> ViewResult:
         grant = self._caller()
@@ -622,10 +859,8 @@ class FakeDrive(GoogleApiService):
     def _list(self) -> ViewResult:
         grant = self._caller()
         query = request.args.get("q", "")
-        size = request.args.get("pageSize", "100")
-        page_size = int(size) if size.isdigit() else 0
-        if not 1 <= page_size <= 1000:
-            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="pageSize")
+        page_size = self._page_size(100, 1000)
+        by_folder = _PARENT_CLAUSE_RE.search(query) is not None
         start = 0
         token = request.args.get("pageToken")
         if token:
@@ -638,7 +873,7 @@ class FakeDrive(GoogleApiService):
         found = [
             f
             for f in sorted(self.files.values(), key=lambda f: (-f.modified, f.id))
-            if f.listed_for(grant.email)
+            if (grant.email in self.audience(f) or by_folder)
             and self._visible(grant, f)
             and (not query or matches_query(f, query, grant.email))
         ]
@@ -652,6 +887,67 @@ class FakeDrive(GoogleApiService):
             next_start = str(start + page_size).encode()
             body["nextPageToken"] = base64.urlsafe_b64encode(next_start).decode()
         return jsonify(select_fields(body, self._fields(_DEFAULT_LIST_FIELDS)))
+
+    def _start_page_token(self) -> ViewResult:
+        self._caller()
+        body = {"kind": "drive#startPageToken", "startPageToken": str(self._next_change)}
+        return jsonify(select_fields(body, self._fields("kind,startPageToken")))
+
+    def _list_changes(self) -> ViewResult:
+        grant = self._caller()
+        token = request.args.get("pageToken")
+        if token is None:
+            raise FakeHTTPError(
+                400, "Required parameter: pageToken", reason="required", location="pageToken"
+            )
+        if not token.isdigit() or not 1 <= int(token) <= self._next_change:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="pageToken")
+        page_size = self._page_size(100, 1000)
+        include_removed = self._flag("includeRemoved", True)
+        my_drive_only = self._flag("restrictToMyDrive", False)
+        self._flag("supportsAllDrives", False)
+        self._flag("includeItemsFromAllDrives", False)
+        spaces = {s.strip() for s in request.args.get("spaces", "drive").split(",") if s.strip()}
+        if not spaces or not spaces <= _SPACES:
+            raise FakeHTTPError(400, "Invalid Value", reason="invalid", location="spaces")
+
+        latest: dict[str, _Change] = {}
+        if "drive" in spaces:
+            for change in self._changes[int(token) - 1 :]:
+                if grant.email in change.audience and self._in_scope(grant, change.file_id):
+                    latest.pop(change.file_id, None)
+                    latest[change.file_id] = change
+        entries: list[tuple[_Change, DriveFile | None]] = []
+        for change in latest.values():
+            file = self.files.get(change.file_id)
+            if file is not None and grant.email not in self.audience(file):
+                file = None
+            if file is None and not include_removed:
+                continue
+            if my_drive_only and change.owner != grant.email:
+                continue
+            entries.append((change, file))
+
+        page = entries[:page_size]
+        body: JSON = {"kind": "drive#changeList"}
+        if len(entries) > page_size:
+            body["nextPageToken"] = str(page[-1][0].seq + 1)
+        else:
+            body["newStartPageToken"] = str(self._next_change)
+        body["changes"] = [self._change_resource(change, file, grant) for change, file in page]
+        return jsonify(select_fields(body, self._fields(_DEFAULT_CHANGES_FIELDS)))
+
+    def _change_resource(self, change: _Change, file: DriveFile | None, grant: AccessToken) -> JSON:
+        resource: JSON = {
+            "kind": "drive#change",
+            "changeType": "file",
+            "time": _rfc3339(change.time),
+            "removed": file is None,
+            "fileId": change.file_id,
+        }
+        if file is not None:
+            resource["file"] = self._resource(file, grant, request.host_url)
+        return resource
 
 
 def _export_text(file: DriveFile, mime_type: str) -> bytes:
@@ -667,6 +963,7 @@ def _export_text(file: DriveFile, mime_type: str) -> bytes:
 
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_PARENT_CLAUSE_RE = re.compile(r"'(?:[^'\\]|\\.)*'\s+in\s+parents", re.IGNORECASE)
 
 
 def _ranged(content: bytes, mime_type: str) -> Response:
@@ -698,6 +995,7 @@ __all__ = [
     "FOLDER",
     "FORM",
     "PRESENTATION",
+    "ROOT_FOLDER_ID",
     "SHORTCUT",
     "SPREADSHEET",
     "FakeDrive",

@@ -1,17 +1,22 @@
-"""Google Drive files as voice-sample material, through google-api-python-client.
+"""Google Drive through google-api-python-client: files as voice-sample material, folders
+for the asset library, and Drive's changes feed to keep that library fresh.
 
 Docs and Slides are exported as plain text; uploaded files (PDF, DOCX, text) are downloaded in
 one ranged request capped at `max_bytes`, so a file larger than the limit is never read whole.
 Errors map as for Gmail: 404 (also a file the account cannot see, as Drive answers) is NotFound,
 401 after a refresh is AuthorizationRefused, a permission 403 is PermanentExternalError; rate
-limits and 5xx are retried with backoff (honouring Retry-After), then TransientError.
+limits and 5xx are retried with backoff (honouring Retry-After), then TransientError. A changes
+token Drive refuses is InvalidPageToken: start again from a full listing and a new token.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.adapters.gmail import _RATE_REASONS, _error_reasons, classify_google_error
@@ -22,10 +27,12 @@ if TYPE_CHECKING:
     from google.auth.credentials import Credentials
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 DRIVE_READONLY_SCOPE = "https://www.googleapis.com/auth/drive.readonly"
 DRIVE_EXPORT_LIMIT_BYTES = 10 * 1024 * 1024
 GOOGLE_APPS = "application/vnd.google-apps."
+FOLDER_MIME_TYPE = GOOGLE_APPS + "folder"
 TEXT_EXPORTS = {
     GOOGLE_APPS + "document": "text/plain",
     GOOGLE_APPS + "presentation": "text/plain",
@@ -42,6 +49,12 @@ _REFUSED_GOOGLE_TYPES = {
     "file instead.",
 }
 _METADATA_FIELDS = "id,name,mimeType,size"
+_FILE_FIELDS = (
+    "id,name,mimeType,size,modifiedTime,webViewLink,owners(emailAddress),parents,version,"
+    "md5Checksum,trashed"
+)
+_LIST_FIELDS = f"nextPageToken,files({_FILE_FIELDS})"
+_CHANGES_FIELDS = f"nextPageToken,newStartPageToken,changes(fileId,removed,file({_FILE_FIELDS}))"
 _PERMISSION_REASONS = {
     "insufficientPermissions",
     "forbidden",
@@ -60,14 +73,77 @@ class DriveFile:
     name: str
     mime_type: str
     size: int | None
+    modified_time: datetime | None = None
+    web_view_link: str | None = None
+    owner: str | None = None
+    parents: tuple[str, ...] = ()
+    version: str | None = None
+    md5: str | None = None
+    trashed: bool = False
+
+    @property
+    def is_folder(self) -> bool:
+        return self.mime_type == FOLDER_MIME_TYPE
+
+    @classmethod
+    def from_api(cls, data: dict[str, Any], file_id: str = "") -> DriveFile:
+        """From a Drive v3 ``File`` resource (whatever fields it was asked for)."""
+        size = data.get("size")
+        owners = data.get("owners") or []
+        owner = owners[0].get("emailAddress") if owners and isinstance(owners[0], dict) else None
+        version = data.get("version")
+        md5 = data.get("md5Checksum")
+        link = data.get("webViewLink")
+        return cls(
+            id=str(data.get("id", file_id)),
+            name=str(data.get("name", "")),
+            mime_type=str(data.get("mimeType", "application/octet-stream")),
+            size=int(size) if size is not None else None,
+            modified_time=_parse_time(data.get("modifiedTime")),
+            web_view_link=str(link) if link else None,
+            owner=str(owner) if owner else None,
+            parents=tuple(str(p) for p in data.get("parents") or ()),
+            version=str(version) if version is not None else None,
+            md5=str(md5) if md5 else None,
+            trashed=bool(data.get("trashed", False)),
+        )
+
+
+@dataclass(frozen=True)
+class DriveChange:
+    """One file in the changes feed, in its latest state; `file` is None when `removed` (deleted,
+    or no longer visible to the account). A trashed file is not removed: see ``file.trashed``."""
+
+    file_id: str
+    removed: bool
+    file: DriveFile | None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _quoted(value: str) -> str:
+    """A string literal for a Drive query."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 class Unsupported(Exception):
-    """The file exists but cannot become a voice sample; `reason` says why, for the rep."""
+    """The file exists but cannot be used as asked (a voice sample, a folder to index); `reason`
+    says why, for the rep."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class InvalidPageToken(PermanentExternalError):
+    """Drive refused a changes token (400 invalid pageToken): list again, take a new token."""
 
 
 class FileTooLarge(Unsupported):
@@ -96,6 +172,7 @@ class DriveFiles:
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] | None = None,
         max_bytes: int = 20 * 1024 * 1024,
+        page_size: int = 1000,
     ) -> None:
         self.credentials = credentials
         self.endpoint = endpoint
@@ -103,6 +180,7 @@ class DriveFiles:
         self.attempts = attempts
         self.backoff_max = backoff_max
         self.max_bytes = max_bytes
+        self.page_size = page_size
         self._sleep = sleep
         self._service: Any = None
 
@@ -132,18 +210,78 @@ class DriveFiles:
         data: dict[str, Any] = self._call(
             lambda: (
                 self.service.files()
-                .get(fileId=file_id, fields=_METADATA_FIELDS, supportsAllDrives=True)
+                .get(fileId=file_id, fields=_FILE_FIELDS, supportsAllDrives=True)
                 .execute()
             ),
             "files.get",
         )
-        size = data.get("size")
-        return DriveFile(
-            id=str(data.get("id", file_id)),
-            name=str(data.get("name", "")),
-            mime_type=str(data.get("mimeType", "application/octet-stream")),
-            size=int(size) if size is not None else None,
+        return DriveFile.from_api(data, file_id)
+
+    def list_folder(
+        self, folder_id: str, *, recursive: bool = True, max_files: int = 5000
+    ) -> list[DriveFile]:
+        """The files (not trashed) in a folder and, when `recursive`, in the folders below it.
+
+        Folders themselves are not returned. At most `max_files` come back; the rest is left
+        out (and logged). NotFound when the account cannot see the folder; Unsupported when the
+        id is not a folder.
+        """
+        folder = self._get(folder_id, "id,mimeType,name")
+        if not folder.is_folder:
+            raise Unsupported(f"{folder.name or folder_id} is not a Drive folder.")
+        files: list[DriveFile] = []
+        pending = [folder_id]
+        seen = {folder_id}
+        while pending:
+            for item in self._children(pending.pop(0)):
+                if not item.is_folder:
+                    if len(files) >= max_files:
+                        log.warning(
+                            "drive folder %s holds more than %d files; the rest is left out",
+                            folder_id,
+                            max_files,
+                        )
+                        return files
+                    files.append(item)
+                elif recursive and item.id not in seen:
+                    seen.add(item.id)
+                    pending.append(item.id)
+        return files
+
+    def start_page_token(self) -> str:
+        """Where the changes feed stands now: changes from here on are listed by ``changes``."""
+        data: dict[str, Any] = self._call(
+            lambda: (
+                self.service.changes()
+                .getStartPageToken(supportsAllDrives=True, fields="startPageToken")
+                .execute()
+            ),
+            "changes.getStartPageToken",
         )
+        return str(data["startPageToken"])
+
+    def changes(self, page_token: str, *, max_pages: int = 50) -> tuple[list[DriveChange], str]:
+        """Changes since `page_token`, each file once in its latest state, and the token to
+        continue from: Drive's ``newStartPageToken`` once the feed is read to its end, else
+        (after `max_pages` pages) the next page's token, so the next call picks up there.
+
+        InvalidPageToken when Drive refuses the token.
+        """
+        latest: dict[str, DriveChange] = {}
+        token = page_token
+        for _ in range(max_pages):
+            data = self._changes_page(token)
+            for item in data.get("changes") or []:
+                change = _change_from_api(item)
+                if change is not None:
+                    latest.pop(change.file_id, None)
+                    latest[change.file_id] = change
+            if data.get("newStartPageToken"):
+                return list(latest.values()), str(data["newStartPageToken"])
+            if not data.get("nextPageToken"):
+                raise TransientError("drive changes.list: an answer without a page token")
+            token = str(data["nextPageToken"])
+        return list(latest.values()), token
 
     def content(self, file_id: str) -> tuple[DriveFile, bytes, str]:
         """(file, bytes, mime type of the bytes).
@@ -175,6 +313,63 @@ class DriveFiles:
         return file, self._download(file), file.mime_type
 
     # --- internals --------------------------------------------------------------------
+    def _get(self, file_id: str, fields: str) -> DriveFile:
+        data: dict[str, Any] = self._call(
+            lambda: (
+                self.service.files()
+                .get(fileId=file_id, fields=fields, supportsAllDrives=True)
+                .execute()
+            ),
+            "files.get",
+        )
+        return DriveFile.from_api(data, file_id)
+
+    def _children(self, folder_id: str) -> list[DriveFile]:
+        found: list[DriveFile] = []
+        page_token: str | None = None
+        while True:
+            data = self._children_page(folder_id, page_token)
+            found.extend(DriveFile.from_api(item) for item in data.get("files") or [])
+            page_token = data.get("nextPageToken")
+            if not page_token:
+                return found
+
+    def _children_page(self, folder_id: str, page_token: str | None) -> dict[str, Any]:
+        return self._call(
+            lambda: (
+                self.service.files()
+                .list(
+                    q=f"{_quoted(folder_id)} in parents and trashed = false",
+                    fields=_LIST_FIELDS,
+                    pageSize=self.page_size,
+                    pageToken=page_token,
+                    supportsAllDrives=True,
+                    includeItemsFromAllDrives=True,
+                )
+                .execute()
+            ),
+            "files.list",
+        )
+
+    def _changes_page(self, token: str) -> dict[str, Any]:
+        return self._call(
+            lambda: (
+                self.service.changes()
+                .list(
+                    pageToken=token,
+                    pageSize=self.page_size,
+                    fields=_CHANGES_FIELDS,
+                    includeRemoved=True,
+                    spaces="drive",
+                    supportsAllDrives=True,
+                    includeItemsFromAllDrives=True,
+                    restrictToMyDrive=False,
+                )
+                .execute()
+            ),
+            "changes.list",
+        )
+
     def _export(self, file: DriveFile, mime_type: str) -> bytes:
         try:
             data = self._read_capped(
@@ -252,6 +447,10 @@ class DriveFiles:
                 ) from None
             if status == 403 and "exportSizeLimitExceeded" in reasons:
                 raise _ExportTooLarge from None
+            if status == 400 and "pageToken" in _error_locations(exc):
+                raise InvalidPageToken(
+                    f"drive {what}: the page token was refused", detail=",".join(sorted(reasons))
+                ) from None
             if status == 403 and not (reasons & _RATE_REASONS):
                 raise PermanentExternalError(
                     f"drive {what}: access refused",
@@ -273,6 +472,33 @@ class DriveFiles:
             ) from None
         except google_auth_exceptions.TransportError:
             raise TransientError(f"drive {what}: token endpoint unreachable") from None
+
+
+def _change_from_api(item: dict[str, Any]) -> DriveChange | None:
+    file_id = item.get("fileId")
+    if not file_id:
+        return None
+    removed = bool(item.get("removed", False))
+    data = item.get("file")
+    file = (
+        DriveFile.from_api(data, str(file_id)) if isinstance(data, dict) and not removed else None
+    )
+    return DriveChange(file_id=str(file_id), removed=removed or file is None, file=file)
+
+
+def _error_locations(exc: Any) -> set[str]:
+    try:
+        payload = json.loads(exc.content.decode("utf-8"))
+    except (AttributeError, ValueError, UnicodeDecodeError):
+        return set()
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return set()
+    return {
+        str(item["location"])
+        for item in error.get("errors", [])
+        if isinstance(item, dict) and item.get("location")
+    }
 
 
 class _ExportTooLarge(Exception):

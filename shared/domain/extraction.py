@@ -20,6 +20,16 @@ Guards, because uploads are untrusted:
 - PDFs are read for at most `MAX_PDF_PAGES` pages and until the text budget is spent; pypdf
   carries its own limits on decompressed stream sizes.
 - Every reader stops once it holds a few times `max_chars`, so a huge text costs little.
+
+Structure, so the asset library can cite "Security one-pager › Data residency (p. 2)", goes in
+`metadata` and never changes `text`; every offset is into the final `text`:
+
+- `"page_starts"` (PDFs): where each page read begins, page 1 first. A page with no text
+  begins where the next one does; pages cut off by `max_chars` are left out.
+- `"headings"` (Word, Markdown, HTML, text): `{"offset", "level", "text"}` in document order,
+  with `text == extracted.text[offset:offset + len(heading["text"])]`. Word takes the "Title"
+  (level 0) and "Heading N" styles, Markdown its `#` lines, HTML its h1-h6. Plain text has no
+  markup, so headings there are guessed conservatively and carry `"guessed": True`.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ import html
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -90,6 +101,9 @@ class _Raw:
     pages: int | None = None
     truncated: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    page_positions: list[int] | None = None  # PDFs: where each page read starts in `text`
+    heading_spans: list[tuple[int, int, int]] = field(default_factory=list)  # start, end, level
+    heading_lines: list[tuple[int, str]] = field(default_factory=list)  # level, text (HTML)
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,13 +349,17 @@ def _extract(
     text, cut = _truncate(normalize_text(raw.text), max_chars)
     if not text:
         raise ExtractionFailed(NO_TEXT)
+    try:
+        structure = _structure(kind, raw, text)
+    except Exception:  # structure is an extra: a file whose text was read is never lost to it
+        structure = {}
     return Extracted(
         text=text,
         kind=kind,
         title=_title(raw.title),
         pages=raw.pages,
         truncated=cut or raw.truncated,
-        metadata=raw.metadata,
+        metadata={**raw.metadata, **structure},
     )
 
 
@@ -371,9 +389,11 @@ def _read_pdf(data: bytes, budget: int) -> _Raw:
         raise ExtractionFailed(PDF_BROKEN) from exc
 
     texts: list[str] = []
+    positions: list[int] = []
     size = unreadable = 0
     truncated = total > MAX_PDF_PAGES
     for number in range(min(total, MAX_PDF_PAGES)):
+        positions.append(size + 2 * len(texts))  # where this page starts in "\n\n".join(texts)
         try:
             page_text = reader.pages[number].extract_text() or ""
         except Exception:
@@ -405,6 +425,7 @@ def _read_pdf(data: bytes, budget: int) -> _Raw:
         pages=total,
         truncated=truncated,
         metadata=metadata,
+        page_positions=positions,
     )
 
 
@@ -436,9 +457,13 @@ def _read_docx(data: bytes, budget: int) -> _Raw:
     try:
         document = docx.Document(BytesIO(data))
         blocks: list[str] = []
+        headings: list[tuple[int, int, int]] = []
         size = 0
         truncated = False
-        for block in _docx_blocks(document, 0):
+        for block, level in _docx_blocks(document, 0, {}):
+            if level is not None:
+                start = size + 2 * len(blocks)  # where it starts in "\n\n".join(blocks)
+                headings.append((start, start + len(block), level))
             blocks.append(block)
             size += len(block)
             if size > budget:
@@ -451,16 +476,25 @@ def _read_docx(data: bytes, budget: int) -> _Raw:
     metadata: dict[str, Any] = {}
     if author and author.strip():
         metadata["author"] = _title(author)
-    return _Raw(text="\n\n".join(blocks), title=title, truncated=truncated, metadata=metadata)
+    return _Raw(
+        text="\n\n".join(blocks),
+        title=title,
+        truncated=truncated,
+        metadata=metadata,
+        heading_spans=headings,
+    )
 
 
-def _docx_blocks(container: Any, depth: int) -> Iterator[str]:
-    """Paragraphs and table rows in document order (a row's cells joined by " | ")."""
+def _docx_blocks(
+    container: Any, depth: int, levels: dict[str | None, int | None]
+) -> Iterator[tuple[str, int | None]]:
+    """Paragraphs and table rows in document order (a row's cells joined by " | "), each with
+    its heading level; a heading style inside a table makes no heading."""
     from docx.table import Table
 
     for item in container.iter_inner_content():
         if not isinstance(item, Table):
-            yield item.text
+            yield item.text, _docx_heading_level(item, levels)
             continue
         if depth > 4:
             continue
@@ -472,10 +506,35 @@ def _docx_blocks(container: Any, depth: int) -> Iterator[str]:
                 if id(cell._tc) in seen:  # a merged cell repeats in every grid column
                     continue
                 seen.add(id(cell._tc))
-                cells.append(" ".join(_docx_blocks(cell, depth + 1)).strip())
+                blocks = (text for text, _ in _docx_blocks(cell, depth + 1, levels))
+                cells.append(" ".join(blocks).strip())
             if any(cells):
                 rows.append(" | ".join(cells))
-        yield "\n".join(rows)
+        yield "\n".join(rows), None
+
+
+_DOCX_HEADING_STYLE = re.compile(r"heading ([1-9])")
+
+
+def _docx_heading_level(paragraph: Any, levels: dict[str | None, int | None]) -> int | None:
+    """0 for the "Title" style, N for "Heading N" (or a style based on one), else None.
+
+    Memoized per style id: looking a style up is a search of the styles part."""
+    style_id = paragraph._p.style
+    if style_id not in levels:
+        level = None
+        style = paragraph.style
+        for _ in range(4):  # a custom style based on "Heading 2" is a heading too
+            if style is None:
+                break
+            name = (style.name or "").strip().lower()
+            match = _DOCX_HEADING_STYLE.fullmatch(name)
+            if name == "title" or match:
+                level = int(match.group(1)) if match else 0
+                break
+            style = style.base_style
+        levels[style_id] = level
+    return levels[style_id]
 
 
 def _read_text(data: bytes, budget: int) -> _Raw:
@@ -487,8 +546,36 @@ def _read_text(data: bytes, budget: int) -> _Raw:
 
 def _read_markdown(data: bytes, budget: int) -> _Raw:
     raw = _read_text(data, budget)
+    levels = _markdown_heading_levels(raw.text)
     raw.text = strip_markdown(raw.text)
+    lines = raw.text.split("\n")
+    if len(lines) == len(levels):  # strip_markdown keeps every line break
+        position = 0
+        for line, level in zip(lines, levels, strict=True):
+            if level is not None:
+                raw.heading_spans.append((position, position + len(line), level))
+            position += len(line) + 1
     return raw
+
+
+_MD_HEADING = re.compile(r" {0,3}(#{1,6})[ \t]+\S")
+_MD_FENCE = re.compile(r" {0,3}(```|~~~)")
+
+
+def _markdown_heading_levels(markdown: str) -> list[int | None]:
+    """For each line, its ATX heading level (`#` to `######`), or None; fenced code has none."""
+    levels: list[int | None] = []
+    fence = None
+    for line in markdown.split("\n"):
+        marker = _MD_FENCE.match(line)
+        if marker:
+            if fence is None:
+                fence = marker.group(1)
+            elif marker.group(1) == fence:
+                fence = None
+        heading = None if fence or marker else _MD_HEADING.match(line)
+        levels.append(len(heading.group(1)) if heading else None)
+    return levels
 
 
 def _read_eml(data: bytes, budget: int) -> _Raw:
@@ -519,7 +606,26 @@ def _read_html(data: bytes, budget: int) -> _Raw:
         title=title,
         truncated=len(markup) > limit or len(text) > budget,
         metadata={"encoding": encoding},
+        heading_lines=_html_headings(markup[:limit]),
     )
+
+
+_HTML_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1\s*>", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+MAX_HTML_HEADINGS = 1_000
+
+
+def _html_headings(markup: str) -> list[tuple[int, str]]:
+    """The h1-h6 of a page as (level, text) in order, their text as `html_to_text` renders it."""
+    headings: list[tuple[int, str]] = []
+    for match in _HTML_HEADING.finditer(markup):
+        text = html.unescape(_HTML_TAG.sub("", match.group(2)))
+        text = " ".join(normalize_text(text).split())
+        if text:
+            headings.append((int(match.group(1)), text))
+            if len(headings) >= MAX_HTML_HEADINGS:
+                break
+    return headings
 
 
 _READERS: dict[str, Callable[[bytes, int], _Raw]] = {
@@ -626,6 +732,210 @@ def _title(value: str | None) -> str | None:
     return text[:MAX_TITLE_CHARS] or None
 
 
+# --------------------------------------------------------------------------------------------
+# Structure: pages and headings as offsets into the final text
+
+
+def _structure(kind: str, raw: _Raw, text: str) -> dict[str, Any]:
+    if kind == "text":
+        return {"headings": guess_headings(text)}
+    if kind == "html":
+        return {"headings": _find_heading_lines(text, raw.heading_lines)}
+    if kind == "pdf" and raw.page_positions is not None:
+        if len(raw.page_positions) <= 1:
+            return {"page_starts": [0] if raw.page_positions else []}
+        lines = _LineMap.build(raw.text, text)
+        if lines is None:
+            return {}
+        starts = [lines.start(position) for position in raw.page_positions]
+        return {"page_starts": [start for start in starts if start < len(text)]}
+    if kind not in {"docx", "markdown"}:
+        return {}
+    lines = _LineMap.build(raw.text, text) if raw.heading_spans else None
+    if lines is None:
+        return {"headings": []}
+    headings: list[dict[str, Any]] = []
+    for start, end, level in raw.heading_spans:
+        offset, stop = lines.start(start), lines.end(end)
+        if offset < stop <= len(text):
+            headings.append({"offset": offset, "level": level, "text": text[offset:stop]})
+    return {"headings": headings}
+
+
+_LINE_END = re.compile(_LINE_BREAKS.pattern + "|\n")
+
+
+@dataclass(frozen=True)
+class _LineMap:
+    """Where each line of a reader's text lands once `normalize_text` has run over it.
+
+    `normalize_text` works line by line (a line keeps its place or vanishes when blank; runs of
+    blank lines become one), so positions at line starts and ends map exactly. `build`
+    rebuilds the text this way and gives up (None) unless it agrees with the real one.
+    """
+
+    sources: list[int]  # where each non-blank line starts in the reader's text
+    starts: list[int]  # ... and where it starts and ends in the normalized text
+    ends: list[int]
+    size: int
+
+    @classmethod
+    def build(cls, source: str, text: str) -> _LineMap | None:
+        source = source.encode("utf-8", errors="replace").decode("utf-8")  # same length
+        sources: list[int] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        parts: list[str] = []
+        size = position = 0
+        blank = False
+        breaks = [*_LINE_END.finditer(source), None]
+        for found in breaks:
+            stop = len(source) if found is None else found.start()
+            line = _normalize_line(source[position:stop])
+            if line:
+                if parts:
+                    parts.append("\n\n" if blank else "\n")
+                    size += len(parts[-1])
+                sources.append(position)
+                starts.append(size)
+                parts.append(line)
+                size += len(line)
+                ends.append(size)
+                blank = False
+            else:
+                blank = True
+            position = stop if found is None else found.end()
+        rebuilt = "".join(parts)
+        if rebuilt[: len(text)] != text:
+            return None
+        return cls(sources, starts, ends, size)
+
+    def start(self, position: int) -> int:
+        """Where the first character from `position` on (a line start) lands."""
+        index = bisect_left(self.sources, position)
+        return self.starts[index] if index < len(self.sources) else self.size
+
+    def end(self, position: int) -> int:
+        """Where the text before `position` (a line end) ends."""
+        index = bisect_left(self.sources, position) - 1
+        return self.ends[index] if index >= 0 else 0
+
+
+def _normalize_line(line: str) -> str:
+    """One line as `normalize_text` leaves it."""
+    line = unicodedata.normalize("NFC", _INVISIBLE.sub("", line))
+    return _SPACES.sub(" ", line).strip(" ")
+
+
+def _find_heading_lines(text: str, headings: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+    """Each heading at the first whole line of `text` that reads the same, after the last one."""
+    if not headings:
+        return []
+    at: dict[str, list[int]] = {}
+    offset = 0
+    for line in text.split("\n"):
+        at.setdefault(line, []).append(offset)
+        offset += len(line) + 1
+    found: list[dict[str, Any]] = []
+    cursor = 0
+    for level, heading in headings:
+        offsets = at.get(heading, [])
+        index = bisect_left(offsets, cursor)
+        if index < len(offsets):
+            found.append({"offset": offsets[index], "level": level, "text": heading})
+            cursor = offsets[index] + len(heading)
+    return found
+
+
+_GUESS_MAX_CHARS = 80
+_GUESS_MAX_WORDS = 12
+_SECTION_NUMBER = re.compile(r"(\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?=\w)")
+_SMALL_WORD = re.compile(
+    r"a|an|and|as|at|but|by|for|from|in|into|nor|of|on|or|per|the|to|vs\.?|via|with", re.I
+)
+_NOT_A_HEADING = re.compile(
+    r"(?:hi|hello|hey|dear|greetings|thanks|thank you|many thanks|cheers|regards|best regards|"
+    r"best wishes|kind regards|warm regards|sincerely|yours|sent from)\b",
+    re.I,
+)
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*$")
+
+
+def guess_headings(text: str) -> list[dict[str, Any]]:
+    """Lines of plain text that are most likely headings, each marked `"guessed": True`.
+
+    Conservative: a short line (at most 80 characters, 12 words) with no final punctuation,
+    in Title Case or ALL CAPS, that starts a block (the text's start, after a blank line or
+    after a finished sentence) and is followed by a paragraph. Greetings and sign-offs are not
+    headings. ALL CAPS is level 1 and Title Case level 2; a section number ("2.3 Pricing")
+    gives the level by its depth instead.
+    """
+    lines = text.split("\n")
+    offsets: list[int] = []
+    offset = 0
+    for line in lines:
+        offsets.append(offset)
+        offset += len(line) + 1
+    levels = [_heading_like(line) for line in lines]
+    headings: list[dict[str, Any]] = []
+    for index, level in enumerate(levels):
+        if level is None:
+            continue
+        before = lines[index - 1] if index else ""
+        if before and not _SENTENCE_END.search(before):
+            continue
+        after = index + 1
+        if after < len(lines) and not lines[after]:
+            after += 1
+        if after >= len(lines) or levels[after] is not None or not _is_prose(lines[after]):
+            continue
+        headings.append(
+            {"offset": offsets[index], "level": level, "text": lines[index], "guessed": True}
+        )
+    return headings
+
+
+def _heading_like(line: str) -> int | None:
+    """The level this line would have as a heading, or None when it does not look like one."""
+    if not 2 <= len(line) <= _GUESS_MAX_CHARS or line != line.strip():
+        return None
+    if not line[0].isalnum() or line[-1] in ".,;:!?" or _NOT_A_HEADING.match(line):
+        return None
+    if "@" in line or "://" in line or " | " in line:
+        return None
+    numbered = _SECTION_NUMBER.match(line)
+    words = line[numbered.end() :].split() if numbered else line.split()
+    if not words or len(words) > _GUESS_MAX_WORDS:
+        return None
+    cased = [char for char in "".join(words) if char.isupper() or char.islower()]
+    if len(cased) < 2:
+        return None
+    if all(char.isupper() for char in cased):
+        level = 1
+    elif _title_case(words):
+        level = 2
+    else:
+        return None
+    return numbered.group(1).count(".") + 1 if numbered else level
+
+
+def _title_case(words: list[str]) -> bool:
+    for position, word in enumerate(words):
+        letters = [char for char in word if char.isalpha()]
+        if not letters:
+            continue
+        if position and _SMALL_WORD.fullmatch(word):
+            continue
+        if not letters[0].isupper():
+            return False
+    return True
+
+
+def _is_prose(line: str) -> bool:
+    """A line that reads as the start of a paragraph: a few words or a finished sentence."""
+    return len(line.split()) >= 4 or _SENTENCE_END.search(line) is not None
+
+
 __all__ = [
     "KINDS",
     "MAX_INPUT_BYTES",
@@ -636,6 +946,7 @@ __all__ = [
     "check_zip",
     "decode_text",
     "extract",
+    "guess_headings",
     "normalize_text",
     "sniff",
     "strip_markdown",

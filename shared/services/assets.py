@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.adapters.drive import InvalidPageToken
 from shared.adapters.tasks import TaskQueue, task_id
 from shared.domain.assets import (
     Candidate,
@@ -475,7 +476,21 @@ class AssetLibrary:
             if not mine:
                 continue
             drive = self.drive_for(account)
-            changes, token = drive.changes(str((feed.to_dict() or {}).get("page_token")))
+            try:
+                changes, token = drive.changes(str((feed.to_dict() or {}).get("page_token")))
+            except InvalidPageToken:
+                # The stored token is no longer accepted: start a new feed and walk every
+                # folder of this account again, so nothing in between is missed.
+                feed.reference.update({"page_token": drive.start_page_token()})
+                for source in mine:
+                    self._enqueue(
+                        "asset-crawl",
+                        {"source_id": source["id"]},
+                        source["id"],
+                        int(_now().timestamp()),
+                    )
+                counts["recrawled"] = counts.get("recrawled", 0) + len(mine)
+                continue
             for change in changes:
                 counts[self._apply_change(mine, change)] += 1
             feed.reference.update({"page_token": token, "followed_at": _now()})

@@ -88,21 +88,11 @@ class VoiceWiring:
         )
 
     def fetch_drive(self, sample: dict[str, Any]) -> Content:
-        from shared.adapters.drive import DriveFiles, Unsupported
+        from shared.adapters.drive import Unsupported
 
         rep = str(sample["rep"])
-        mailbox = self.runtime.store.db.collection("mailboxes").document(rep).get()
-        token_secret = (mailbox.to_dict() or {}).get("token_secret") if mailbox.exists else None
         try:
-            credentials = self.access.credentials_for(rep, token_secret)
-            drive = DriveFiles(
-                credentials,
-                endpoint=self.settings.drive_api_endpoint,
-                attempts=self.settings.http_max_attempts,
-                backoff_max=self.settings.http_backoff_max_seconds,
-                max_bytes=self.settings.voice_upload_max_bytes,
-            )
-            file, data, mime = drive.content(str(sample["source_id"]))
+            file, data, mime = self.drive_for(rep).content(str(sample["source_id"]))
         except Unsupported as exc:
             raise SampleFailed(exc.reason) from None
         except NotFound:
@@ -166,7 +156,12 @@ class VoiceWiring:
         )
 
     def drive_for(self, account: str) -> Any:
-        """A Drive reader with `account`'s Google grant (its connected mailbox's token)."""
+        """A Drive reader with `account`'s Google grant (its connected mailbox's token). A
+        refused grant is read afresh from Secret Manager once: the account may have been
+        reconnected since this instance cached its token."""
+        return _FreshDrive(self, account)
+
+    def _drive_client(self, account: str) -> Any:
         from shared.adapters.drive import DriveFiles
 
         mailbox = self.runtime.store.db.collection("mailboxes").document(account).get()
@@ -178,6 +173,10 @@ class VoiceWiring:
             backoff_max=self.settings.http_backoff_max_seconds,
             max_bytes=self.settings.voice_upload_max_bytes,
         )
+
+    def _forget_grant(self, account: str) -> None:
+        mailbox = self.runtime.store.db.collection("mailboxes").document(account).get()
+        self.access.forget(account, mailbox.to_dict() or {} if mailbox.exists else {})
 
     @cached_property
     def assets(self) -> Any:
@@ -223,3 +222,25 @@ class VoiceWiring:
             language=settings.voice_language,
             profile_debounce_seconds=settings.voice_profile_debounce_seconds,
         )
+
+
+class _FreshDrive:
+    """Calls a Drive method; on a refused grant, re-reads the token once and calls again."""
+
+    def __init__(self, wiring: VoiceWiring, account: str) -> None:
+        self.wiring = wiring
+        self.account = account
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._client is None:
+                self._client = self.wiring._drive_client(self.account)
+            try:
+                return getattr(self._client, name)(*args, **kwargs)
+            except AuthorizationRefused:
+                self.wiring._forget_grant(self.account)
+                self._client = self.wiring._drive_client(self.account)
+                return getattr(self._client, name)(*args, **kwargs)
+
+        return call

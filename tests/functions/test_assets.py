@@ -24,10 +24,10 @@ REP = seed.REP_EMAIL
 DOC = "application/vnd.google-apps.document"
 SECURITY = (
     "Healthcare security one-pager\n\n"
-    "Data residency\n\n"
+    "Data Residency\n\n"
     "Patient data stays in EU data centres. Everything is encrypted at rest with AES-256 and in "
     "transit with TLS 1.3. We sign a BAA and a DPA with every healthcare customer.\n\n"
-    "Access control\n\n"
+    "Access Control\n\n"
     "Single sign-on, role-based access and audit logs of every access to patient records."
 )
 INTERNAL = (
@@ -113,6 +113,7 @@ class Library:
         assert answer.status_code == 200, answer.text
 
     def search(self, text: str, **tags: Any) -> list[dict[str, Any]]:
+        assert self.stack.tasks.wait_idle(20)  # the debounced index rebuild has run
         answer = self.call("POST", "/assets/search", json={"text": text, **tags})
         assert answer.status_code == 200, answer.text
         return answer.json()["hits"]
@@ -185,7 +186,7 @@ def test_a_folder_is_indexed_with_heading_paths_and_pages(library, folder):
     }  # the Sheet is not an indexable type
     assert all(a["status"] == "indexed" for a in assets.values())
     security = library.passages(assets["Healthcare security one-pager"]["id"])
-    assert any("Data residency" in p["heading_path"] for p in security)
+    assert any("Data Residency" in p["heading_path"] for p in security)
     pricing = library.passages(assets["Pricing sheet"]["id"])
     assert {p["page"] for p in pricing} == {1, 2}
     assert all(a["link"] and a["link"].startswith("https://") for a in assets.values())

@@ -527,3 +527,294 @@ def test_corrupted_real_files_raise_only_extraction_failed(
     assert isinstance(result, str | Extracted)
     if isinstance(result, str):
         assert result
+
+
+# --------------------------------------------------------------------------------------------
+# Structure: page starts and headings, as offsets into the final text
+
+
+def heading_at(result: Extracted, text: str) -> dict[str, object]:
+    """The heading whose text is `text`, after checking it sits where it says."""
+    matches = [h for h in result.metadata["headings"] if h["text"] == text]
+    assert len(matches) == 1, result.metadata["headings"]
+    heading = matches[0]
+    offset = heading["offset"]
+    assert isinstance(offset, int)
+    assert result.text[offset : offset + len(text)] == text
+    return heading
+
+
+def test_pdf_page_starts_point_at_each_page_after_normalization() -> None:
+    pages = [
+        "Security   one-pager\n\n\n\n   with   loose   spacing   everywhere.",
+        "Data residency: all customer data stays in the EU region.",
+        "Encryption uses AES-256 at rest.",
+    ]
+    result = extract(make_pdf(pages))
+    starts = result.metadata["page_starts"]
+    assert len(starts) == 3
+    assert starts[0] == 0
+    assert starts[1] == result.text.index("Data residency: all customer data")
+    assert starts[2] == result.text.index("Encryption uses AES-256")
+    assert starts[1] < len(pages[0])  # the loose spacing of page 1 was squeezed out
+    second = result.text[starts[1] : starts[2]].strip()
+    assert second == "Data residency: all customer data stays in the EU region."
+
+
+def test_pdf_empty_page_starts_where_the_next_one_does() -> None:
+    result = extract(make_pdf(["Page one text.", "", "Page three text."]))
+    assert result.text == "Page one text.\n\nPage three text."
+    assert result.metadata["page_starts"] == [0, 16, 16]
+
+
+def test_pdf_pages_cut_off_by_max_chars_have_no_start() -> None:
+    result = extract(make_pdf(PROSE), max_chars=120)
+    assert result.truncated
+    assert result.metadata["page_starts"] == [0, len(PROSE[0]) + 2]
+
+
+def test_single_page_pdf_starts_at_zero() -> None:
+    assert extract(make_pdf(PROSE[:1])).metadata["page_starts"] == [0]
+
+
+def make_structured_docx() -> bytes:
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.add_heading("Security one-pager", level=0)
+    document.add_paragraph("How Acme keeps customer data safe.")
+    document.add_heading("Hosting", level=1)
+    document.add_paragraph("We run on Google Cloud.")
+    document.add_heading("Data residency", level=2)
+    document.add_paragraph("All customer data stays in the EU region.")
+    table = document.add_table(rows=1, cols=2)
+    table.cell(0, 0).text = "Region"
+    table.cell(0, 1).paragraphs[0].add_run("europe-west1")
+    table.cell(0, 1).paragraphs[0].style = document.styles["Heading 3"]  # in a table: not one
+    custom = document.styles.add_style("Acme Section", WD_STYLE_TYPE.PARAGRAPH)
+    custom.base_style = document.styles["Heading 2"]
+    document.add_paragraph("Sub-processors", style="Acme Section")
+    document.add_paragraph("Listed on our trust page.")
+    document.add_paragraph("   ", style="Heading 1")  # an empty heading is no heading
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_headings_come_from_title_and_heading_styles() -> None:
+    result = extract(make_structured_docx(), "security.docx")
+    assert [(h["text"], h["level"]) for h in result.metadata["headings"]] == [
+        ("Security one-pager", 0),
+        ("Hosting", 1),
+        ("Data residency", 2),
+        ("Sub-processors", 2),
+    ]
+    residency = heading_at(result, "Data residency")
+    assert residency["offset"] == result.text.index("Data residency")
+    assert result.text[residency["offset"] :].startswith(  # type: ignore[index]
+        "Data residency\n\nAll customer data stays in the EU region."
+    )
+    assert heading_at(result, "Security one-pager")["offset"] == 0
+    assert "guessed" not in residency
+    assert result.text.endswith("Sub-processors\n\nListed on our trust page.")  # text unchanged
+
+
+def test_docx_heading_with_a_line_break_keeps_both_lines() -> None:
+    document = docx.Document()
+    heading = document.add_heading("Pricing", level=1)
+    heading.add_run().add_break()
+    heading.add_run("for   2025")
+    document.add_paragraph("Seats are billed monthly.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    result = extract(buffer.getvalue())
+    assert result.text == "Pricing\nfor 2025\n\nSeats are billed monthly."
+    assert result.metadata["headings"] == [{"offset": 0, "level": 1, "text": "Pricing\nfor 2025"}]
+
+
+def test_docx_without_headings_has_an_empty_list() -> None:
+    result = extract(make_docx(["Hello", "Body text here."]))
+    assert result.metadata["headings"] == [{"offset": 0, "level": 1, "text": "Hello"}]
+    document = docx.Document()
+    document.add_paragraph("Only a paragraph.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    assert extract(buffer.getvalue()).metadata["headings"] == []
+
+
+def test_docx_heading_cut_off_by_max_chars_is_left_out() -> None:
+    data = make_structured_docx()
+    full = extract(data).text
+    cut = full.index("Sub-processors") + 5
+    result = extract(data, max_chars=cut)
+    assert result.truncated
+    assert [h["text"] for h in result.metadata["headings"]] == [
+        "Security one-pager",
+        "Hosting",
+        "Data residency",
+    ]
+
+
+MARKDOWN = (
+    "# Security *one-pager*\n"
+    "\n"
+    "Intro   paragraph with **bold** text.\n"
+    "\n\n\n"
+    "## Data residency ##\n"
+    "All data stays in the EU.\n"
+    "```bash\n"
+    "# not a heading: a shell comment\n"
+    "```\n"
+    "#hashtag is not a heading either\n"
+    "### [Sub-processors](https://example.com/sub)\n"
+    "Listed on the trust page.\n"
+    "> # quoted, not a heading\n"
+)
+
+
+def test_markdown_headings_are_found_with_their_markup_stripped() -> None:
+    result = extract(MARKDOWN.encode(), "security.md")
+    assert result.text == (
+        "Security one-pager\n\nIntro paragraph with bold text.\n\nData residency\n"
+        "All data stays in the EU.\n\nnot a heading: a shell comment\n\n"
+        "#hashtag is not a heading either\nSub-processors\nListed on the trust page.\n"
+        "# quoted, not a heading"
+    )
+    assert result.metadata["headings"] == [
+        {"offset": 0, "level": 1, "text": "Security one-pager"},
+        {"offset": 53, "level": 2, "text": "Data residency"},
+        {"offset": 160, "level": 3, "text": "Sub-processors"},
+    ]
+    for heading in result.metadata["headings"]:
+        heading_at(result, heading["text"])
+
+
+def test_markdown_headings_with_crlf_line_ends() -> None:
+    data = b"# Pricing\r\n\r\nSeats are billed monthly.\r\n\r\n## Discounts\r\nFor nonprofits."
+    result = extract(data, "pricing.md")
+    assert result.text == "Pricing\n\nSeats are billed monthly.\n\nDiscounts\nFor nonprofits."
+    assert result.metadata["headings"] == [
+        {"offset": 0, "level": 1, "text": "Pricing"},
+        {"offset": 36, "level": 2, "text": "Discounts"},
+    ]
+
+
+def test_html_headings_are_found_in_the_text() -> None:
+    page = (
+        b"<html><head><title>Case study</title>"
+        b"<script>document.write('<h3>Hidden</h3>')</script></head><body>"
+        b"<h1>Acme &amp; Co</h1><p>Acme cut reply time.</p>"
+        b"<h2 class='x'>Result<b>s</b></h2><p>From two days to two hours.</p>"
+        b"<h3>Notes</h3><p>Pilot first.</p><h3>Notes</h3><p>Then roll out.</p></body></html>"
+    )
+    result = extract(page, "case.html")
+    assert result.text == (
+        "Acme & Co\n\nAcme cut reply time.\n\nResults\n\nFrom two days to two hours.\n\n"
+        "Notes\n\nPilot first.\n\nNotes\n\nThen roll out."
+    )
+    assert result.metadata["headings"] == [
+        {"offset": 0, "level": 1, "text": "Acme & Co"},
+        {"offset": 33, "level": 2, "text": "Results"},
+        {"offset": 71, "level": 3, "text": "Notes"},
+        {"offset": 92, "level": 3, "text": "Notes"},
+    ]
+
+
+PLAIN = """SECURITY OVERVIEW
+
+We take security seriously, and this note explains how.
+
+Data Residency
+All customer data stays in the EU region, in Belgium.
+2.1 Encryption at Rest
+Every disk is encrypted with AES-256 and keys live in KMS.
+
+Hi Dana
+Thanks for the call today, here are the notes I promised.
+
+The plan for next week
+We meet on Tuesday to review the numbers together.
+
+Short Lines
+Like This
+
+This Line Ends With a Period.
+The next paragraph is prose, with enough words.
+
+Best Regards
+Alex Rep
+
+Closing Title"""
+
+
+def test_plain_text_headings_are_guessed_conservatively() -> None:
+    result = extract(PLAIN.encode(), "notes.txt")
+    assert result.kind == "text"
+    assert result.text == PLAIN
+    headings = result.metadata["headings"]
+    assert [(h["text"], h["level"]) for h in headings] == [
+        ("SECURITY OVERVIEW", 1),
+        ("Data Residency", 2),
+        ("2.1 Encryption at Rest", 2),
+    ]
+    assert all(h["guessed"] is True for h in headings)
+    for heading in headings:
+        heading_at(result, heading["text"])
+
+
+def test_plain_text_heading_after_an_unfinished_line_is_not_guessed() -> None:
+    text = "Call notes, in no order\nPricing Update\nWe will hold the current price until June."
+    assert extract(text.encode()).metadata["headings"] == []
+
+
+def test_mail_has_no_structure_keys() -> None:
+    assert set(extract(EML).metadata) == {"from", "date"}
+
+
+_AWKWARD_PIECES = [
+    *["word", "Word", " ", "  ", "\t", "\n", "\n\n", "\r", "\r\n", "\u2028", "\x0c", "\u200b"],
+    *["\xa0", "e\u0301", "\u00e9", "*", "> ", "`", "\ufeff", "."],
+]
+_AWKWARD = st.sampled_from(_AWKWARD_PIECES)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    chunks=st.lists(
+        st.tuples(st.lists(_AWKWARD, max_size=12).map("".join), st.integers(0, 6)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_markdown_heading_offsets_survive_any_normalization(
+    chunks: list[tuple[str, int]],
+) -> None:
+    """Headings land exactly, and the text is what strip + normalize alone would give."""
+    lines: list[str] = []
+    expected: list[tuple[str, int]] = []
+    for index, (body, level) in enumerate(chunks):
+        if level:
+            lines.append("#" * level + f" Heading  {index}")
+            expected.append((f"Heading {index}", level))
+        lines.append(body)
+    source = "\n".join(lines) + "\nend"
+    result = extract(source.encode(), "doc.md")
+    decoded, _ = extraction.decode_text(source.encode())
+    assert result.text == extraction.normalize_text(extraction.strip_markdown(decoded))
+    found = [(h["text"], h["level"]) for h in result.metadata["headings"]]
+    assert found == expected
+    for heading in result.metadata["headings"]:
+        offset = heading["offset"]
+        assert result.text[offset : offset + len(heading["text"])] == heading["text"]
+        assert offset == 0 or result.text[offset - 1] == "\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.lists(st.sampled_from([*_AWKWARD_PIECES, "\x85", "\x1e", "\ud800"]), max_size=40).map(
+        "".join
+    )
+)
+def test_line_map_agrees_with_normalize_text(text: str) -> None:
+    lines = extraction._LineMap.build(text, extraction.normalize_text(text))
+    assert lines is not None
