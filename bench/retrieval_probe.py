@@ -37,7 +37,9 @@ def ms(seconds: float) -> float:
     return round(seconds * 1000, 2)
 
 
-def timed(fn: Callable[[int], object], count: int, warmup: int = WARMUP) -> tuple[float, float, object]:
+def timed(
+    fn: Callable[[int], object], count: int, warmup: int = WARMUP
+) -> tuple[float, float, object]:
     for i in range(warmup):
         fn(-1 - i)
     samples = []
@@ -71,7 +73,9 @@ def java_rss_mb(pid: int) -> float:
 
 
 def text_for(i: int) -> str:
-    return (f"Passage {i}: " + "Our platform cuts onboarding time and integrates with your CRM. " * 7)[:480]
+    return (
+        f"Passage {i}: " + "Our platform cuts onboarding time and integrates with your CRM. " * 7
+    )[:480]
 
 
 def load_corpus(client, size: int, rng: np.random.Generator) -> dict:
@@ -126,10 +130,19 @@ def load_corpus(client, size: int, rng: np.random.Generator) -> dict:
         )
         shard_ids.append(shard_id)
     shard_write_s = time.perf_counter() - started
-    print(f"# wrote {size}+{OTHER_TEAM_DOCS} docs in {write_s:.1f}s, "
-          f"{len(shard_ids)} shards in {shard_write_s:.2f}s", flush=True)
-    return {"col": col, "vecs": vecs, "approved": approved, "shard_col": shard_col,
-            "shard_ids": shard_ids, "write_s": write_s}
+    print(
+        f"# wrote {size}+{OTHER_TEAM_DOCS} docs in {write_s:.1f}s, "
+        f"{len(shard_ids)} shards in {shard_write_s:.2f}s",
+        flush=True,
+    )
+    return {
+        "col": col,
+        "vecs": vecs,
+        "approved": approved,
+        "shard_col": shard_col,
+        "shard_ids": shard_ids,
+        "write_s": write_s,
+    }
 
 
 def expected_top(vecs: np.ndarray, approved: np.ndarray, q: np.ndarray, k: int) -> list[str]:
@@ -148,7 +161,8 @@ def probe_firestore(size: int, corpus: dict, queries: np.ndarray, count: int) ->
 
     def base(select: list[str] | None = None):
         q = col.where(filter=FieldFilter("team", "==", TEAM)).where(
-            filter=FieldFilter("approved", "==", True))
+            filter=FieldFilter("approved", "==", True)
+        )
         return q.select(select) if select else q
 
     def qv(i: int) -> Vector:
@@ -157,13 +171,15 @@ def probe_firestore(size: int, corpus: dict, queries: np.ndarray, count: int) ->
     def run(limit: int, mode: str, select=None, measure=DistanceMeasure.COSINE):
         def one(i: int):
             vq = base(select).find_nearest(
-                vector_field="embedding", query_vector=qv(i), distance_measure=measure,
-                limit=limit, distance_result_field="distance")
-            if mode == "get":
-                docs = vq.get()
-            else:
-                docs = list(vq.stream())
+                vector_field="embedding",
+                query_vector=qv(i),
+                distance_measure=measure,
+                limit=limit,
+                distance_result_field="distance",
+            )
+            docs = vq.get() if mode == "get" else list(vq.stream())
             return [(d.id, d.to_dict()) for d in docs]
+
         return one
 
     # Correctness of the two-equality pre-filter against numpy (first 5 queries).
@@ -172,8 +188,10 @@ def probe_firestore(size: int, corpus: dict, queries: np.ndarray, count: int) ->
         got = [d for d, _ in run(20, "get")(i)]
         want = expected_top(corpus["vecs"], corpus["approved"], queries[i], 20)
         mismatches += got != want
-    print(f"# {size}: find_nearest top-20 ids == numpy brute force for {5 - mismatches}/5 queries",
-          flush=True)
+    print(
+        f"# {size}: find_nearest top-20 ids == numpy brute force for {5 - mismatches}/5 queries",
+        flush=True,
+    )
 
     cases = [
         ("(a) find_nearest COSINE limit=20 .get()", run(20, "get")),
@@ -189,8 +207,9 @@ def probe_firestore(size: int, corpus: dict, queries: np.ndarray, count: int) ->
         record(size, name, p50, p99, count, f"fields returned: {fields}")
 
 
-def search_numpy(matrix: np.ndarray, mask: np.ndarray | None, q: np.ndarray, k: int = 50,
-                 final: int = 20) -> np.ndarray:
+def search_numpy(
+    matrix: np.ndarray, mask: np.ndarray | None, q: np.ndarray, k: int = 50, final: int = 20
+) -> np.ndarray:
     s = matrix @ q
     top = np.argpartition(-s, k)[:k]
     if mask is not None:
@@ -209,16 +228,25 @@ def probe_numpy(size: int, corpus: dict, queries: np.ndarray, count: int) -> Non
 
     got = search_numpy(m32, approved, q32[0])
     want = expected_top(vecs, approved, queries[0], 20)
-    print(f"# {size}: numpy top-20 (top-50 then approved filter) matches exact: "
-          f"{[f'p{i:05d}' for i in got] == want}", flush=True)
+    print(
+        f"# {size}: numpy top-20 (top-50 then approved filter) matches exact: "
+        f"{[f'p{i:05d}' for i in got] == want}",
+        flush=True,
+    )
 
     cases = [
-        ("(b) numpy f32 matmul + argpartition 50 + approved mask",
-         lambda i: search_numpy(m32, approved, q32[i % len(q32)])),
-        ("(b) numpy f32, approved rows only (pre-filtered at load)",
-         lambda i: search_numpy(only_ok, None, q32[i % len(q32)])),
-        ("(b) numpy f16 matrix (no BLAS) + argpartition 50",
-         lambda i: search_numpy(m16, approved, q16[i % len(q16)])),
+        (
+            "(b) numpy f32 matmul + argpartition 50 + approved mask",
+            lambda i: search_numpy(m32, approved, q32[i % len(q32)]),
+        ),
+        (
+            "(b) numpy f32, approved rows only (pre-filtered at load)",
+            lambda i: search_numpy(only_ok, None, q32[i % len(q32)]),
+        ),
+        (
+            "(b) numpy f16 matrix (no BLAS) + argpartition 50",
+            lambda i: search_numpy(m16, approved, q16[i % len(q16)]),
+        ),
     ]
     for name, fn in cases:
         p50, p99, _ = timed(fn, count)
@@ -226,8 +254,13 @@ def probe_numpy(size: int, corpus: dict, queries: np.ndarray, count: int) -> Non
     started = time.perf_counter()
     for _ in range(20):
         m16.astype(np.float32)
-    record(size, "(b) f16 -> f32 conversion of the matrix (once per load)",
-           ms((time.perf_counter() - started) / 20), float("nan"), 20)
+    record(
+        size,
+        "(b) f16 -> f32 conversion of the matrix (once per load)",
+        ms((time.perf_counter() - started) / 20),
+        float("nan"),
+        20,
+    )
 
 
 def probe_loads(client, size: int, corpus: dict, queries: np.ndarray, load_reps: int) -> None:
@@ -270,15 +303,25 @@ def probe_loads(client, size: int, corpus: dict, queries: np.ndarray, load_reps:
 
     reps_docs = max(3, load_reps // (2 if size > 5000 else 1))
     for name, fn, reps in [
-        ("(b1) load: stream team docs select([embedding, approved]) (Vector)",
-         load_docs_vector, reps_docs),
-        ("(b1') load: stream team docs select([emb16, approved]) (bytes f16)",
-         load_docs_bytes, reps_docs),
-        (f"(b2) load: get_all {len(refs)} shard docs (f16 bytes, {SHARD_ROWS}/shard)",
-         load_shards, load_reps),
+        (
+            "(b1) load: stream team docs select([embedding, approved]) (Vector)",
+            load_docs_vector,
+            reps_docs,
+        ),
+        (
+            "(b1') load: stream team docs select([emb16, approved]) (bytes f16)",
+            load_docs_bytes,
+            reps_docs,
+        ),
+        (
+            f"(b2) load: get_all {len(refs)} shard docs (f16 bytes, {SHARD_ROWS}/shard)",
+            load_shards,
+            load_reps,
+        ),
     ]:
         p50, p99, (ids, ok, m) = timed(fn, reps, warmup=1)
-        assert len(ids) == size and m.shape == (size, DIM), (len(ids), m.shape)
+        assert len(ids) == size, len(ids)
+        assert m.shape == (size, DIM), m.shape
         assert np.array_equal(ok, corpus["approved"])
         err = float(np.max(np.abs(m - corpus["vecs"])))
         record(size, name, p50, p99, reps, f"max abs err vs f32 {err:.1e}")
@@ -289,17 +332,26 @@ def probe_loads(client, size: int, corpus: dict, queries: np.ndarray, load_reps:
     m32 = corpus["vecs"]
 
     def warm_path(i: int):
-        manifest_snap = shard_col.select(["version"]).where(
-            filter=FieldFilter("team", "==", TEAM)).limit(1).get()
+        manifest_snap = (
+            shard_col.select(["version"])
+            .where(filter=FieldFilter("team", "==", TEAM))
+            .limit(1)
+            .get()
+        )
         top = search_numpy(m32, corpus["approved"], queries[i % len(queries)])
-        docs = client.get_all([col.document(f"p{j:05d}") for j in top],
-                              field_paths=["title", "text"])
+        docs = client.get_all(
+            [col.document(f"p{j:05d}") for j in top], field_paths=["title", "text"]
+        )
         return manifest_snap, [d.to_dict() for d in docs]
 
     def fetch_only(i: int):
         top = search_numpy(m32, corpus["approved"], queries[i % len(queries)])
-        return [d.to_dict() for d in client.get_all(
-            [col.document(f"p{j:05d}") for j in top], field_paths=["title", "text"])]
+        return [
+            d.to_dict()
+            for d in client.get_all(
+                [col.document(f"p{j:05d}") for j in top], field_paths=["title", "text"]
+            )
+        ]
 
     del manifest
     p50, p99, _ = timed(fetch_only, 50)
@@ -320,24 +372,38 @@ def quirks(client) -> dict:
     vecs = unit_vectors(rng, 40)
     batch = client.batch()
     for i, v in enumerate(vecs):
-        batch.set(col.document(f"q{i:02d}"), {"team": TEAM, "approved": True,
-                                              "embedding": Vector(v.tolist())})
-    batch.set(col.document("short"), {"team": TEAM, "approved": True,
-                                      "embedding": Vector(unit_vectors(rng, 1)[0][:383].tolist())})
-    batch.set(col.document("list"), {"team": TEAM, "approved": True,
-                                     "embedding": vecs[0].tolist()})  # plain array, not Vector
+        batch.set(
+            col.document(f"q{i:02d}"),
+            {"team": TEAM, "approved": True, "embedding": Vector(v.tolist())},
+        )
+    batch.set(
+        col.document("short"),
+        {
+            "team": TEAM,
+            "approved": True,
+            "embedding": Vector(unit_vectors(rng, 1)[0][:383].tolist()),
+        },
+    )
+    batch.set(
+        col.document("list"), {"team": TEAM, "approved": True, "embedding": vecs[0].tolist()}
+    )  # plain array, not Vector
     batch.commit()
 
     def nearest(q, limit=50, measure=DistanceMeasure.COSINE, threshold=None, filtered=True):
         base = col
         if filtered:
             base = col.where(filter=FieldFilter("team", "==", TEAM)).where(
-                filter=FieldFilter("approved", "==", True))
+                filter=FieldFilter("approved", "==", True)
+            )
         try:
-            docs = base.find_nearest(vector_field="embedding", query_vector=Vector(list(q)),
-                                     distance_measure=measure, limit=limit,
-                                     distance_result_field="distance",
-                                     distance_threshold=threshold).get()
+            docs = base.find_nearest(
+                vector_field="embedding",
+                query_vector=Vector(list(q)),
+                distance_measure=measure,
+                limit=limit,
+                distance_result_field="distance",
+                distance_threshold=threshold,
+            ).get()
             return [(d.id, round(d.get("distance"), 4)) for d in docs]
         except (gexc.GoogleAPICallError, ValueError, TypeError) as e:
             return f"{type(e).__name__}: {str(e)[:160]}"
@@ -346,8 +412,10 @@ def quirks(client) -> dict:
         if isinstance(res, str):
             return res
         ids = [r[0] for r in res]
-        return (f"{len(res)} docs; 'short' in: {'short' in ids}; 'list' in: {'list' in ids}; "
-                f"first {res[:2]}")
+        return (
+            f"{len(res)} docs; 'short' in: {'short' in ids}; 'list' in: {'list' in ids}; "
+            f"first {res[:2]}"
+        )
 
     q = vecs[0]
     out["384-dim query, 2 equality pre-filters"] = summarize(nearest(q))
@@ -355,11 +423,13 @@ def quirks(client) -> dict:
     out["383-dim query"] = summarize(nearest(vecs[1][:383]))
     out["512-dim query"] = summarize(nearest(np.concatenate([q, q[:128]])))
     res = nearest(q, threshold=0.9)
-    out["COSINE distance_threshold=0.9"] = (summarize(res) + (
-        f"; max distance returned {max(r[1] for r in res)}" if isinstance(res, list) and res else ""))
+    out["COSINE distance_threshold=0.9"] = summarize(res) + (
+        f"; max distance returned {max(r[1] for r in res)}" if isinstance(res, list) and res else ""
+    )
     res = nearest(q, threshold=0.5, measure=DistanceMeasure.DOT_PRODUCT)
-    out["DOT_PRODUCT distance_threshold=0.5"] = (summarize(res) + (
-        f"; min value returned {min(r[1] for r in res)}" if isinstance(res, list) and res else ""))
+    out["DOT_PRODUCT distance_threshold=0.5"] = summarize(res) + (
+        f"; min value returned {min(r[1] for r in res)}" if isinstance(res, list) and res else ""
+    )
     out["limit=1001"] = summarize(nearest(q, limit=1001))
     out["limit=1000"] = summarize(nearest(q, limit=1000))
     # Unnormalised query with COSINE: should give the same order as the unit query.
@@ -404,8 +474,10 @@ def main() -> None:
             extra[f"rss_after_queries_{size}_mb"] = java_rss_mb(java_pid)
         print("\n| passages | case | p50 ms | p99 ms | n | note |\n|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['passages']} | {r['case']} | {r['p50_ms']} | {r['p99_ms']} | {r['n']} "
-                  f"| {r['note']} |")
+            print(
+                f"| {r['passages']} | {r['case']} | {r['p50_ms']} | {r['p99_ms']} | {r['n']} "
+                f"| {r['note']} |"
+            )
         print(json.dumps({k: v for k, v in extra.items() if k != "quirks"}))
         if args.json:
             args.json.write_text(json.dumps({"rows": rows, "extra": extra}, indent=1))

@@ -20,7 +20,6 @@ from devstack.fakes.drive import DOCUMENT, FOLDER, FORM, PRESENTATION, SHORTCUT,
 from shared.adapters.drive import (
     DRIVE_READONLY_SCOPE,
     DriveChange,
-    DriveFile,
     DriveFiles,
     FileTooLarge,
     InvalidPageToken,
