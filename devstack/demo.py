@@ -347,6 +347,65 @@ def story_voice_training(stack: DevStack) -> bool:
     return ok
 
 
+def story_assets(stack: DevStack) -> bool:
+    """The team's Drive folder is indexed; the asset hunter picks what Dana's reply needs."""
+    from devstack.stack import OPERATOR_ACCOUNT
+
+    say("Story: the team's sales material in Drive becomes the asset library")
+    url = stack.function_url("voice")
+    auth = {"Authorization": f"Bearer {stack.issuer.sign(url, OPERATOR_ACCOUNT)}"}
+    drive = stack.fakes["drive"][0]
+    rep = seed.REP_EMAIL
+    folder = drive.add_folder(rep, "Brightline sales material")
+    for title, mime, content in seed.sales_material():
+        drive.add_file(rep, title, mime, content, parents=[folder])
+    answer = requests.post(
+        f"{url}/assets/sources",
+        json={"folder": f"https://drive.google.com/drive/folders/{folder}", "account": rep},
+        headers=auth,
+        timeout=30,
+    )
+    print(f"  POST /assets/sources (Drive folder) → {answer.status_code}")
+    deadline = time.monotonic() + 60
+    assets: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        assets = requests.get(f"{url}/assets", headers=auth, timeout=30).json()["assets"]
+        if len(assets) >= 3 and all(a["status"] != "pending" for a in assets):
+            break
+        time.sleep(0.5)
+    for asset in assets:
+        print(f"  {asset['status']:<8} {asset['title']:<36} {asset['passages']} passages")
+    tags = {
+        "Northwind retail case study": {"industry": ["retail"], "approved": True},
+        "Healthcare security one-pager": {"industry": ["healthcare"], "approved": True},
+        "Pricing sheet": {"approved": True},
+    }
+    for asset in assets:
+        if asset["title"] in tags:
+            requests.patch(
+                f"{url}/assets/{asset['id']}", json=tags[asset["title"]], headers=auth, timeout=30
+            )
+    print("  The operator approves all three for external use and tags their industries.")
+    stack.tasks.wait_idle(30)
+    question = "Could we see how the forecasts handle our seasonal peaks?"
+    hits = requests.post(
+        f"{url}/assets/search",
+        json={"text": question, "industry": "retail"},
+        headers=auth,
+        timeout=30,
+    ).json()["hits"]
+    print(f'  Asset hunter for Dana\'s "{question}" (retail):')
+    for hit in hits:
+        print(f"    {hit['score']:.2f}  {hit['citation']}  {hit['link']}")
+    ok = bool(hits) and hits[0]["title"] == "Northwind retail case study"
+    row(
+        ok,
+        "asset library",
+        f"{len(assets)} assets indexed, top hit: {hits[0]['title'] if hits else '-'}",
+    )
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -362,6 +421,7 @@ def main() -> int:
         ok = story_hubspot_lead(stack) and ok
         ok = story_gmail_reply(stack) and ok
         ok = story_voice_training(stack) and ok
+        ok = story_assets(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")

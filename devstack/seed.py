@@ -232,3 +232,48 @@ def pdf_sample() -> bytes:
         "the numbers for your team.\n\nCheers,\nMaya",
     )
     return bytes(pdf.output())
+
+
+def sales_material() -> list[tuple[str, str, bytes | str]]:
+    """Brightline's Drive folder: a case study (DOCX), a security one-pager (Doc), a pricing
+    sheet (PDF). Returns (title, mime type, content)."""
+    import io
+
+    from docx import Document
+    from fpdf import FPDF
+
+    document = Document()
+    document.add_heading("Northwind retail case study", level=1)
+    document.add_heading("The challenge", level=2)
+    document.add_paragraph(
+        "Northwind's 300 stores forecast demand in spreadsheets, and every seasonal peak "
+        "brought stock-outs on bestsellers and overstock on everything else."
+    )
+    document.add_heading("Results", level=2)
+    document.add_paragraph(
+        "With Brightline, forecast error fell from 14% to 8% in one quarter, and stock-outs "
+        "during the holiday peak dropped by a third."
+    )
+    docx = io.BytesIO()
+    document.save(docx)
+    pdf = FPDF()
+    pdf.set_title("Pricing sheet")
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Team plan: 49 USD per seat per month, up to 25 seats.")
+    pdf.add_page()
+    pdf.multi_cell(0, 6, "Enterprise: volume pricing, annual invoicing, premium support.")
+    security = (
+        "Healthcare Security One-Pager\n\nData Residency\n\nPatient data stays in EU data "
+        "centres, encrypted at rest and in transit. We sign a BAA and a DPA.\n\nAccess Control"
+        "\n\nSingle sign-on, role-based access and audit logs for every record access."
+    )
+    return [
+        (
+            "Northwind retail case study",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            docx.getvalue(),
+        ),
+        ("Healthcare security one-pager", "application/vnd.google-apps.document", security),
+        ("Pricing sheet", "application/pdf", bytes(pdf.output())),
+    ]
