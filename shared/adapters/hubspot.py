@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from shared.adapters.retry import RetryAdvice, call_with_retries, parse_retry_after
 from shared.domain.mail import normalize_email, same_email
@@ -89,8 +89,11 @@ def _has_address(properties: Mapping[str, Any], address: str) -> tuple[bool, boo
     return primary, any(same_email(item.strip(), address) for item in extra)
 
 
-class HubSpotContacts:
-    """Contact lookups for one HubSpot account (a private app's access token)."""
+class HubSpotAccount:
+    """One HubSpot account (a private app's access token): the lazily built client and our
+    retries. urllib3's own retries are off (`Retry(0)`): ours honour Retry-After with a cap.
+    Every API module's ApiException is read the same way: 401/403 refused, 404 NotFound,
+    429/5xx/transport retried then TransientError, other 4xx PermanentExternalError."""
 
     def __init__(
         self,
@@ -108,14 +111,14 @@ class HubSpotContacts:
         self.attempts = attempts
         self.backoff_max = backoff_max
         self._sleep = sleep
-        self._search_api: Any = None
+        self._client: Any = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"HubSpotContacts(host={self.host!r})"
+        return f"{type(self).__name__}(host={self.host!r})"
 
     @classmethod
-    def from_settings(cls, settings: Settings, secrets: SecretStore) -> HubSpotContacts:
+    def from_settings(cls, settings: Settings, secrets: SecretStore) -> Self:
         secret_id = settings.hubspot_access_token_id
         try:
             token = secrets.read(secret_id)
@@ -132,16 +135,17 @@ class HubSpotContacts:
             backoff_max=settings.http_backoff_max_seconds,
         )
 
-    def _search(self) -> Any:
-        """The contacts search API, built on first use (one connection pool per instance)."""
+    def _crm(self) -> Any:
+        """The client's CRM APIs, built on first use (one connection pool per instance)."""
         with self._lock:
-            if self._search_api is None:
+            if self._client is None:
                 from hubspot import HubSpot
                 from urllib3.util.retry import Retry
 
-                client = HubSpot(access_token=self._access_token, host=self.host, retry=Retry(0))
-                self._search_api = client.crm.contacts.search_api
-            return self._search_api
+                self._client = HubSpot(
+                    access_token=self._access_token, host=self.host, retry=Retry(0)
+                )
+            return self._client.crm
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
         from hubspot.crm.contacts.exceptions import ApiException
@@ -150,12 +154,19 @@ class HubSpotContacts:
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         try:
-            return call_with_retries(fn, classify_hubspot_error, what=f"hubspot {what}", **kwargs)
+            return call_with_retries(
+                lambda: _as_contacts_error(fn),
+                classify_hubspot_error,
+                what=f"hubspot {what}",
+                **kwargs,
+            )
         except ApiException as exc:
             status = int(exc.status or 0)
             if status in (401, 403):
                 refused = PermanentExternalError("hubspot: access refused", detail=str(status))
                 raise refused from None
+            if status == 404:
+                raise NotFound(f"hubspot {what}: not found") from None
             if status == 0 or status == 429 or status >= 500:
                 raise TransientError(f"hubspot {what}: failed ({status})") from None
             raise PermanentExternalError(
@@ -165,6 +176,29 @@ class HubSpotContacts:
             if classify_hubspot_error(exc) is not None:
                 raise TransientError(f"hubspot {what}: {type(exc).__name__}") from None
             raise
+
+
+def _as_contacts_error(fn: Callable[[], Any]) -> Any:
+    """Run `fn`; any hubspot-api-client ApiException comes out as the contacts module's."""
+    from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
+    from hubspot.crm.contacts.exceptions import ApiException
+    from hubspot.crm.objects.exceptions import ApiException as ObjectsError
+    from hubspot.crm.owners.exceptions import ApiException as OwnersError
+
+    try:
+        return fn()
+    except (AssociationsError, ObjectsError, OwnersError) as exc:
+        same = ApiException(status=exc.status, reason=exc.reason)
+        same.body = exc.body
+        same.headers = exc.headers
+        raise same from None
+
+
+class HubSpotContacts(HubSpotAccount):
+    """Contact lookups."""
+
+    def _search(self) -> Any:
+        return self._crm().contacts.search_api
 
     def find_by_email(self, email: str) -> Contact | None:
         """The contact with this address (primary, else additional), or None.

@@ -24,15 +24,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from shared.adapters.hubspot_records import HubSpotRecords, _readable, _text, _when
 from shared.domain.mail import html_to_text, split_reply
 from shared.errors import NotFound
 
 if TYPE_CHECKING:
-    from shared.adapters.secrets import SecretStore
-    from shared.config import Settings
+    pass
 
 OPTED_OUT = (
     "hs_email_optout",  # unsubscribed from all email
@@ -319,13 +318,6 @@ def _reasons_html(reasons: Iterable[str]) -> str:
 
 class HubSpotContext(HubSpotRecords):
     """The HubSpot side of a draft, for one HubSpot account (a private app's access token)."""
-
-    def __repr__(self) -> str:
-        return f"HubSpotContext(host={self.host!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, secrets: SecretStore) -> HubSpotContext:
-        return cast(HubSpotContext, super().from_settings(settings, secrets))
 
     # ------------------------------------------------------------------ reading
 

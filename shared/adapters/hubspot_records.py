@@ -15,21 +15,17 @@ of that class, so the ones raised here are re-raised as the contacts one first.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from shared.adapters.hubspot import classify_hubspot_error
-from shared.adapters.retry import call_with_retries
+from shared.adapters.hubspot import HubSpotAccount
 from shared.domain.mail import html_to_text, normalize_email, same_email, split_reply
-from shared.errors import ConfigError, NotFound, PermanentExternalError, TransientError
 
 if TYPE_CHECKING:
-    from shared.adapters.secrets import SecretStore
-    from shared.config import Settings
+    pass
 
 OBJECT_TYPES = {"contact": "contacts", "deal": "deals"}
 OBJECT_TYPES_SINGULAR = {plural: singular for singular, plural in OBJECT_TYPES.items()}
@@ -62,22 +58,6 @@ class RecordText:
     title: str
     text: str
     at: datetime | None
-
-
-def _as_contacts_error(fn: Callable[[], Any]) -> Any:
-    """Run `fn`; any hubspot-api-client ApiException comes out as the contacts module's."""
-    from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsError
-    from hubspot.crm.contacts.exceptions import ApiException
-    from hubspot.crm.objects.exceptions import ApiException as ObjectsError
-    from hubspot.crm.owners.exceptions import ApiException as OwnersError
-
-    try:
-        return fn()
-    except (AssociationsError, ObjectsError, OwnersError) as exc:
-        same = ApiException(status=exc.status, reason=exc.reason)
-        same.body = exc.body
-        same.headers = exc.headers
-        raise same from None
 
 
 def _text(properties: Mapping[str, Any], name: str) -> str:
@@ -141,93 +121,8 @@ def _newest_first(record: RecordText) -> tuple[bool, float, int]:
     return (record.at is not None, stamp, int(record.id) if record.id.isdigit() else 0)
 
 
-class HubSpotRecords:
-    """Engagement text from one HubSpot account (a private app's access token)."""
-
-    def __init__(
-        self,
-        access_token: str,
-        *,
-        host: str = "https://api.hubapi.com",
-        timeout: float = 10.0,
-        attempts: int = 5,
-        backoff_max: float = 30.0,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        self._access_token = access_token
-        self.host = host.rstrip("/")
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff_max = backoff_max
-        self._sleep = sleep
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"HubSpotRecords(host={self.host!r})"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, secrets: SecretStore) -> HubSpotRecords:
-        secret_id = settings.hubspot_access_token_id
-        try:
-            token = secrets.read(secret_id)
-        except NotFound:
-            raise ConfigError(
-                f"hubspot: secret {secret_id} has no value; connect HubSpot first"
-            ) from None
-        if not token.strip():
-            raise ConfigError(f"hubspot: secret {secret_id} is empty")
-        return cls(
-            token.strip(),
-            host=settings.hubspot_api_base,
-            attempts=settings.http_max_attempts,
-            backoff_max=settings.http_backoff_max_seconds,
-        )
-
-    def _crm(self) -> Any:
-        """The client's CRM APIs, built on first use (one connection pool per instance).
-
-        urllib3's own retries are off (`Retry(0)`): ours honour Retry-After with a cap.
-        """
-        with self._lock:
-            if self._client is None:
-                from hubspot import HubSpot
-                from urllib3.util.retry import Retry
-
-                self._client = HubSpot(
-                    access_token=self._access_token, host=self.host, retry=Retry(0)
-                )
-            return self._client.crm
-
-    def _call(self, fn: Callable[[], Any], what: str) -> Any:
-        from hubspot.crm.contacts.exceptions import ApiException
-
-        kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
-        if self._sleep is not None:
-            kwargs["sleep"] = self._sleep
-        try:
-            return call_with_retries(
-                lambda: _as_contacts_error(fn),
-                classify_hubspot_error,
-                what=f"hubspot {what}",
-                **kwargs,
-            )
-        except ApiException as exc:
-            status = int(exc.status or 0)
-            if status in (401, 403):
-                refused = PermanentExternalError("hubspot: access refused", detail=str(status))
-                raise refused from None
-            if status == 404:
-                raise NotFound(f"hubspot {what}: not found") from None
-            if status == 0 or status == 429 or status >= 500:
-                raise TransientError(f"hubspot {what}: failed ({status})") from None
-            raise PermanentExternalError(
-                f"hubspot {what}: request refused ({status})", detail=str(status)
-            ) from None
-        except Exception as exc:
-            if classify_hubspot_error(exc) is not None:
-                raise TransientError(f"hubspot {what}: {type(exc).__name__}") from None
-            raise
+class HubSpotRecords(HubSpotAccount):
+    """Engagement text from one HubSpot account."""
 
     def owner_id_for(self, rep_email: str) -> str | None:
         """The HubSpot owner id of the active user with this email, or None."""
