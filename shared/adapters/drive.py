@@ -12,16 +12,14 @@ token Drive refuses is InvalidPageToken: start again from a full listing and a n
 from __future__ import annotations
 
 import io
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.adapters.gmail import _RATE_REASONS, _error_reasons, classify_google_error
-from shared.adapters.retry import call_with_retries
-from shared.errors import AuthorizationRefused, NotFound, PermanentExternalError, TransientError
+from shared.adapters.google_api import GoogleApi, error_locations
+from shared.errors import NotFound, PermanentExternalError, TransientError
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -159,8 +157,13 @@ def _megabytes(count: int) -> str:
     return f"{count / (1024 * 1024):.1f} MB"
 
 
-class DriveFiles:
+class DriveFiles(GoogleApi):
     """Read files of one Google account (the credentials' user)."""
+
+    api = "drive"
+    version = "v3"
+    label = "drive"
+    permission_reasons = frozenset(_PERMISSION_REASONS)
 
     def __init__(
         self,
@@ -174,36 +177,16 @@ class DriveFiles:
         max_bytes: int = 20 * 1024 * 1024,
         page_size: int = 1000,
     ) -> None:
-        self.credentials = credentials
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff_max = backoff_max
+        super().__init__(
+            credentials,
+            endpoint=endpoint,
+            timeout=timeout,
+            attempts=attempts,
+            backoff_max=backoff_max,
+            sleep=sleep,
+        )
         self.max_bytes = max_bytes
         self.page_size = page_size
-        self._sleep = sleep
-        self._service: Any = None
-
-    @property
-    def service(self) -> Any:
-        if self._service is None:
-            import google_auth_httplib2
-            import httplib2
-            from googleapiclient.discovery import build
-
-            http = google_auth_httplib2.AuthorizedHttp(
-                self.credentials, http=httplib2.Http(timeout=self.timeout)
-            )
-            options = {"api_endpoint": self.endpoint} if self.endpoint else None
-            self._service = build(
-                "drive",
-                "v3",
-                http=http,
-                static_discovery=True,
-                cache_discovery=False,
-                client_options=options,
-            )
-        return self._service
 
     # --- public -----------------------------------------------------------------------
     def metadata(self, file_id: str) -> DriveFile:
@@ -425,53 +408,19 @@ class DriveFiles:
                 limit=self.max_bytes,
             )
 
-    def _call(self, fn: Callable[[], T], what: str) -> T:
-        from google.auth import exceptions as google_auth_exceptions
-        from googleapiclient.errors import HttpError
+    def _not_found(self, what: str) -> NotFound:
+        return NotFound(f"drive {what}: the file does not exist or is not shared with this account")
 
-        kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
-        if self._sleep is not None:
-            kwargs["sleep"] = self._sleep
-        try:
-            return call_with_retries(fn, classify_google_error, what=f"drive {what}", **kwargs)
-        except HttpError as exc:
-            status = int(exc.resp.status)
-            reasons = _error_reasons(exc)
-            if status == 404:
-                raise NotFound(
-                    f"drive {what}: the file does not exist or is not shared with this account"
-                ) from None
-            if status == 401:
-                raise AuthorizationRefused(
-                    f"drive {what}: the account's authorization was refused", detail="401"
-                ) from None
-            if status == 403 and "exportSizeLimitExceeded" in reasons:
-                raise _ExportTooLarge from None
-            if status == 400 and "pageToken" in _error_locations(exc):
-                raise InvalidPageToken(
-                    f"drive {what}: the page token was refused", detail=",".join(sorted(reasons))
-                ) from None
-            if status == 403 and not (reasons & _RATE_REASONS):
-                raise PermanentExternalError(
-                    f"drive {what}: access refused",
-                    detail=",".join(sorted(reasons & _PERMISSION_REASONS)) or str(status),
-                ) from None
-            if 400 <= status < 500 and status not in (403, 408, 429):
-                raise PermanentExternalError(
-                    f"drive {what}: request refused ({status})", detail=",".join(sorted(reasons))
-                ) from None
-            raise TransientError(f"drive {what}: failed ({status})") from None
-        except (TimeoutError, ConnectionError) as exc:
-            raise TransientError(f"drive {what}: {type(exc).__name__}") from None
-        except google_auth_exceptions.RefreshError as exc:
-            if getattr(exc, "retryable", False):
-                raise TransientError(f"drive {what}: token refresh failed") from None
-            raise AuthorizationRefused(
-                f"drive {what}: the account's authorization was refused",
-                detail="token refresh refused (revoked or expired grant)",
-            ) from None
-        except google_auth_exceptions.TransportError:
-            raise TransientError(f"drive {what}: token endpoint unreachable") from None
+    def _special_error(
+        self, status: int, reasons: set[str], exc: Any, what: str
+    ) -> Exception | None:
+        if status == 403 and "exportSizeLimitExceeded" in reasons:
+            return _ExportTooLarge()
+        if status == 400 and "pageToken" in error_locations(exc):
+            return InvalidPageToken(
+                f"drive {what}: the page token was refused", detail=",".join(sorted(reasons))
+            )
+        return None
 
 
 def _change_from_api(item: dict[str, Any]) -> DriveChange | None:
@@ -484,21 +433,6 @@ def _change_from_api(item: dict[str, Any]) -> DriveChange | None:
         DriveFile.from_api(data, str(file_id)) if isinstance(data, dict) and not removed else None
     )
     return DriveChange(file_id=str(file_id), removed=removed or file is None, file=file)
-
-
-def _error_locations(exc: Any) -> set[str]:
-    try:
-        payload = json.loads(exc.content.decode("utf-8"))
-    except (AttributeError, ValueError, UnicodeDecodeError):
-        return set()
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
-        return set()
-    return {
-        str(item["location"])
-        for item in error.get("errors", [])
-        if isinstance(item, dict) and item.get("location")
-    }
 
 
 class _ExportTooLarge(Exception):

@@ -1,154 +1,29 @@
-"""Gmail through google-api-python-client, with our own retries.
-
-Rate limits (429, 403 rateLimitExceeded) and 5xx are retried with backoff and jitter,
-honouring Retry-After; 403 insufficientPermissions and 401 after a refresh are permanent and
-raised as PermanentExternalError so the mailbox can be marked as needing attention.
-"""
+"""Gmail through google-api-python-client, with our own retries and error mapping
+(`shared.adapters.google_api`): 403 insufficientPermissions is permanent and 401 or a refused
+token refresh is AuthorizationRefused, so the mailbox can be marked as needing attention."""
 
 from __future__ import annotations
 
 import base64
-import json
-import socket
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from shared.adapters.retry import RetryAdvice, call_with_retries, parse_retry_after
-from shared.errors import (
-    AuthorizationRefused,
-    NotFound,
-    PermanentExternalError,
-    TransientError,
-)
-
-if TYPE_CHECKING:
-    from google.auth.credentials import Credentials
-
-T = TypeVar("T")
-
-_RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError"}
-_PERMANENT_REASONS = {"insufficientPermissions", "forbidden", "authError", "domainPolicy"}
+from shared.adapters.google_api import GoogleApi, classify_google_error
+from shared.errors import PermanentExternalError, TransientError
 
 
-def _error_reasons(exc: Any) -> set[str]:
-    try:
-        payload = json.loads(exc.content.decode("utf-8"))
-    except (AttributeError, ValueError, UnicodeDecodeError):
-        return set()
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if not isinstance(error, dict):
-        return set()
-    reasons = {
-        str(item.get("reason")) for item in error.get("errors", []) if isinstance(item, dict)
-    }
-    for detail in error.get("details", []) or []:
-        if isinstance(detail, dict) and detail.get("reason"):
-            reasons.add(str(detail["reason"]))
-    return reasons
-
-
-def classify_google_error(exc: BaseException) -> RetryAdvice | None:
-    """Which Google API failures are worth retrying, and after how long."""
-    from googleapiclient.errors import HttpError
-
-    if isinstance(exc, HttpError):
-        status = int(exc.resp.status)
-        after = parse_retry_after(exc.resp.get("retry-after"))
-        if status == 429 or status >= 500:
-            return RetryAdvice(after)
-        if status == 403 and _error_reasons(exc) & _RATE_REASONS:
-            return RetryAdvice(after)
-        return None
-    if isinstance(exc, (TimeoutError, socket.timeout, ConnectionError)):
-        return RetryAdvice()
-    return None
-
-
-class GmailMailbox:
+class GmailMailbox(GoogleApi):
     """One connected mailbox (`users/me` of the credentials)."""
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        endpoint: str | None = None,
-        timeout: float = 30.0,
-        attempts: int = 5,
-        backoff_max: float = 30.0,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        self.credentials = credentials
-        self.endpoint = endpoint
-        self.timeout = timeout
-        self.attempts = attempts
-        self.backoff_max = backoff_max
-        self._sleep = sleep
-        self._service: Any = None
-
-    @property
-    def service(self) -> Any:
-        if self._service is None:
-            import google_auth_httplib2
-            import httplib2
-            from googleapiclient.discovery import build
-
-            http = google_auth_httplib2.AuthorizedHttp(
-                self.credentials, http=httplib2.Http(timeout=self.timeout)
-            )
-            options = {"api_endpoint": self.endpoint} if self.endpoint else None
-            self._service = build(
-                "gmail",
-                "v1",
-                http=http,
-                static_discovery=True,
-                cache_discovery=False,
-                client_options=options,
-            )
-        return self._service
+    api = "gmail"
+    version = "v1"
+    label = "gmail"
 
     def _users(self) -> Any:
         return self.service.users()
 
     def _execute(self, request_factory: Callable[[], Any], what: str) -> Any:
-        from google.auth import exceptions as google_auth_exceptions
-        from googleapiclient.errors import HttpError
-
-        kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
-        if self._sleep is not None:
-            kwargs["sleep"] = self._sleep
-        try:
-            return call_with_retries(
-                lambda: request_factory().execute(),
-                classify_google_error,
-                what=f"gmail {what}",
-                **kwargs,
-            )
-        except HttpError as exc:
-            status = int(exc.resp.status)
-            if status == 404:
-                raise NotFound(f"gmail {what}: not found") from None
-            if status == 401:
-                raise AuthorizationRefused(
-                    f"gmail {what}: the mailbox's authorization was refused", detail="401"
-                ) from None
-            if status == 403 and not (_error_reasons(exc) & _RATE_REASONS):
-                raise PermanentExternalError(
-                    f"gmail {what}: access refused",
-                    detail=",".join(sorted(_error_reasons(exc) & _PERMANENT_REASONS))
-                    or str(status),
-                ) from None
-            raise TransientError(f"gmail {what}: failed ({status})") from None
-        except (TimeoutError, ConnectionError) as exc:
-            raise TransientError(f"gmail {what}: {type(exc).__name__}") from None
-        except google_auth_exceptions.RefreshError as exc:
-            if getattr(exc, "retryable", False):
-                raise TransientError(f"gmail {what}: token refresh failed") from None
-            raise AuthorizationRefused(
-                f"gmail {what}: the mailbox's authorization was refused",
-                detail="token refresh refused (revoked or expired grant)",
-            ) from None
-        except google_auth_exceptions.TransportError:
-            raise TransientError(f"gmail {what}: token endpoint unreachable") from None
+        return self._call(lambda: request_factory().execute(), what)
 
     # --- reading ----------------------------------------------------------------------
     def profile(self) -> dict[str, Any]:
