@@ -1,9 +1,9 @@
-"""Stateful HTTP fakes of Google OAuth, Gmail, Drive, HubSpot, OpenAI and YouTube for the real
-client libraries.
+"""Stateful HTTP fakes of Google OAuth, Gmail, Drive, Calendar, HubSpot, OpenAI and YouTube for the
+real client libraries.
 
 Start them all (each on 127.0.0.1, in a thread) with :func:`start_fakes`; the Google fakes share
-one :class:`GoogleAccounts` registry, so a token issued by the OAuth fake opens the Gmail and Drive
-fakes.
+one :class:`GoogleAccounts` registry, so a token issued by the OAuth fake opens the Gmail, Drive and
+Calendar fakes.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from devstack.fakes.base import FakeHTTPError, FakeService
+from devstack.fakes.calendar import FakeCalendar
 from devstack.fakes.drive import FakeDrive
 from devstack.fakes.gmail import FakeGmail, make_message
 from devstack.fakes.google import DEFAULT_SCOPES, GoogleAccounts, google_error_body
@@ -20,12 +21,13 @@ from devstack.fakes.openai import FakeOpenAI
 from devstack.fakes.youtube import FakeYouTube
 from devstack.serving import ThreadedServer
 
-FAKE_NAMES = ("oauth", "gmail", "drive", "hubspot", "openai", "youtube")
+FAKE_NAMES = ("oauth", "gmail", "drive", "calendar", "hubspot", "openai", "youtube")
 
 __all__ = [
     "DEFAULT_SCOPES",
     "DEFAULT_TOKEN",
     "FAKE_NAMES",
+    "FakeCalendar",
     "FakeDrive",
     "FakeGmail",
     "FakeGoogleOAuth",
@@ -49,6 +51,7 @@ def build_fakes(accounts: GoogleAccounts | None = None) -> dict[str, FakeService
         "oauth": FakeGoogleOAuth(shared),
         "gmail": FakeGmail(shared),
         "drive": FakeDrive(shared),
+        "calendar": FakeCalendar(shared),
         "hubspot": FakeHubSpot(),
         "openai": FakeOpenAI(),
         "youtube": FakeYouTube(),
