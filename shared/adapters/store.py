@@ -49,3 +49,38 @@ class Store:
 
         transaction = self.db.transaction(max_attempts=max_attempts)
         return firestore.transactional(fn)(transaction)  # type: ignore[no-any-return]
+
+    # --- what several services need the same way ---------------------------------------
+    PART_BYTES = 900_000  # under Firestore's 1 MiB document limit
+    PARTS_PER_COMMIT = 8  # about 7 MB, under the 10 MiB request limit
+
+    def write_parts(self, collection: Any, data: bytes) -> None:
+        """Bytes larger than a document, kept as numbered parts (e.g. an upload waiting for
+        its extraction task)."""
+        size = self.PART_BYTES
+        parts = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+        for start in range(0, len(parts), self.PARTS_PER_COMMIT):
+            batch = self.db.batch()
+            for index in range(start, min(start + self.PARTS_PER_COMMIT, len(parts))):
+                batch.set(collection.document(f"{index:05d}"), {"data": parts[index]})
+            batch.commit()
+
+    def read_parts(self, collection: Any) -> bytes | None:
+        """The bytes `write_parts` stored, or None when there are none."""
+        parts = sorted(collection.stream(), key=lambda snap: snap.id)
+        if not parts:
+            return None
+        return b"".join(bytes((p.to_dict() or {}).get("data") or b"") for p in parts)
+
+    def delete_all(self, query: Any, page: int = 300) -> int:
+        """Delete every document a collection or query yields, in batches."""
+        deleted = 0
+        while True:
+            docs = list(query.limit(page).select([]).stream())
+            if not docs:
+                return deleted
+            batch = self.db.batch()
+            for doc in docs:
+                batch.delete(doc.reference)
+            batch.commit()
+            deleted += len(docs)

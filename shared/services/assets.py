@@ -44,7 +44,6 @@ ASSETS = "assets"
 PASSAGES = "asset_passages"
 FEEDS = "asset_feeds"
 BLOBS = "blobs"
-BLOB_BYTES = 900_000
 MAX_PASSAGES_PER_ASSET = 400
 SEARCH_POOL = 50
 
@@ -219,22 +218,16 @@ class AssetLibrary:
             "tags": Tags().as_json(),
             "created_at": _now(),
         }
-        parts = [data[i : i + BLOB_BYTES] for i in range(0, len(data), BLOB_BYTES)] or [b""]
-        for start in range(0, len(parts), 8):
-            batch = self.store.db.batch()
-            for index in range(start, min(start + 8, len(parts))):
-                batch.set(ref.collection(BLOBS).document(f"{index:05d}"), {"data": parts[index]})
-            batch.commit()
+        self.store.write_parts(ref.collection(BLOBS), data)
         ref.set(record, merge=True)
         self._enqueue("asset-index", {"asset_id": asset_id}, asset_id, int(_now().timestamp()))
         return record
 
     def _read_upload(self, asset_id: str) -> bytes:
-        ref = self._col(ASSETS).document(asset_id)
-        parts = sorted(ref.collection(BLOBS).stream(), key=lambda s: s.id)
-        if not parts:
+        data = self.store.read_parts(self._col(ASSETS).document(asset_id).collection(BLOBS))
+        if data is None:
             raise SampleFailed("the uploaded file is no longer available; upload it again")
-        return b"".join(bytes((p.to_dict() or {}).get("data") or b"") for p in parts)
+        return data
 
     def request_reindex(self, team: str) -> None:
         """Rebuild the team's vector index once the current window ends (debounced)."""
@@ -416,12 +409,11 @@ class AssetLibrary:
         return [snap.reference for snap in query.select([]).stream()]
 
     def _delete_passages(self, asset_id: str) -> None:
-        refs = self._passage_refs(asset_id)
-        for start in range(0, len(refs), 400):
-            batch = self.store.db.batch()
-            for ref in refs[start : start + 400]:
-                batch.delete(ref)
-            batch.commit()
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        self.store.delete_all(
+            self._col(PASSAGES).where(filter=FieldFilter("asset_id", "==", asset_id))
+        )
 
     def _update_passages(self, asset_id: str, fields: dict[str, Any]) -> None:
         refs = self._passage_refs(asset_id)
@@ -433,9 +425,11 @@ class AssetLibrary:
 
     def remove(self, asset_id: str) -> None:
         """Out of the index for good: the file was deleted, trashed, unshared or moved out."""
-        snap = self._col(ASSETS).document(asset_id).get()
+        ref = self._col(ASSETS).document(asset_id)
+        snap = ref.get()
         self._delete_passages(asset_id)
-        self._col(ASSETS).document(asset_id).delete()
+        self.store.delete_all(ref.collection(BLOBS))  # an upload's bytes go with it
+        ref.delete()
         if snap.exists and (snap.to_dict() or {}).get("team"):
             self.request_reindex(str((snap.to_dict() or {})["team"]))
 

@@ -45,7 +45,6 @@ SAMPLES = "training_samples"
 PROFILES = "voice_profiles"
 CHUNKS = "voice_chunks"
 BLOBS = "blobs"
-BLOB_BYTES = 900_000  # under Firestore's 1 MiB document limit
 MAX_STORED_CONTENT_BYTES = 700_000
 MAX_CHUNKS_PER_SAMPLE = 400
 EXEMPLAR_POOL = 400
@@ -245,13 +244,7 @@ class VoiceService:
         return record, True
 
     def _store_blobs(self, ref: Any, data: bytes) -> None:
-        db = self.store.db
-        parts = [data[i : i + BLOB_BYTES] for i in range(0, len(data), BLOB_BYTES)] or [b""]
-        for start in range(0, len(parts), 8):  # about 7 MB per commit, under the 10 MiB limit
-            batch = db.batch()
-            for index in range(start, min(start + 8, len(parts))):
-                batch.set(ref.collection(BLOBS).document(f"{index:05d}"), {"data": parts[index]})
-            batch.commit()
+        self.store.write_parts(ref.collection(BLOBS), data)
 
     def _enqueue_extract(self, sample_id: str, generation: int) -> None:
         self.tasks.enqueue(
@@ -313,14 +306,7 @@ class VoiceService:
         self.enqueue_profile(rep.strip().lower(), "sample deleted")
 
     def _delete_collection(self, collection: Any) -> None:
-        while True:
-            docs = list(collection.limit(300).stream())
-            if not docs:
-                return
-            batch = self.store.db.batch()
-            for doc in docs:
-                batch.delete(doc.reference)
-            batch.commit()
+        self.store.delete_all(collection)
 
     # --- extracting (the task) ----------------------------------------------------------
     def process(self, sample_id: str, generation: int | None = None) -> str:
@@ -387,11 +373,10 @@ class VoiceService:
         return text[: self.max_chars], details
 
     def _read_blobs(self, sample_id: str) -> bytes:
-        ref = self._samples().document(sample_id)
-        parts = sorted(ref.collection(BLOBS).stream(), key=lambda s: s.id)
-        if not parts:
+        data = self.store.read_parts(self._samples().document(sample_id).collection(BLOBS))
+        if data is None:
             raise SampleFailed("the uploaded file is no longer available; upload it again")
-        return b"".join(bytes((p.to_dict() or {}).get("data") or b"") for p in parts)
+        return data
 
     def _fail(self, ref: Any, reason: str) -> None:
         ref.update(
