@@ -226,6 +226,10 @@ class Settings(BaseSettings):
         description="Links a draft may contain besides retrieved assets (comma-separated), "
         "e.g. the booking page.",
     )
+    openai_draft_model: str = Field("gpt-4.1-mini", description="Model that writes drafts.")
+    draft_prompt_budget_tokens: int = Field(
+        3_000, ge=500, le=100_000, description="Most prompt tokens one draft may use."
+    )
     openai_profile_model: str = Field(
         "gpt-4.1-mini", description="Model that writes a rep's style guide."
     )

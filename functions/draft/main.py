@@ -1,25 +1,27 @@
 """Cloud Function `draft`.
 
-Cloud Tasks target: gathers context, writes a grounded draft in the rep's voice, gates it and
-puts it in Gmail.
-
-Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
+Cloud Tasks target (`draft-<workflow>-<version>`): gathers the lead's context, writes a reply
+in the owner's voice, runs the gate and puts the result in Gmail as a draft in the thread, with
+a review task and note in HubSpot. Only Cloud Tasks may call it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest, NotImplementedYet
+from shared.errors import BadRequest
 from shared.runtime import Runtime
-from shared.web import entrypoint, verify_task_caller
+from shared.services.draft_wiring import DraftWiring
+from shared.web import entrypoint, read_body, verify_task_caller
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+WIRING = DraftWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_draft
 
 
@@ -29,4 +31,10 @@ def draft(request: flask.Request) -> Any:
     if request.method != "POST":
         raise BadRequest("use POST")
     verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
-    raise NotImplementedYet("draft: this step lands with its own issue")
+    try:
+        body = json.loads(read_body(request, 16 * 1024) or b"{}")
+        workflow_id = str(body["workflow_id"])
+        version = int(body["version"])
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest('body must be {"workflow_id", "version"}') from None
+    return {"status": WIRING.service.run(workflow_id, version)}

@@ -142,6 +142,22 @@ class GmailMailbox(GoogleApi):
         )
         return result
 
+    def list_drafts(self) -> list[dict[str, Any]]:
+        """Every draft's id and message id (one page per 500)."""
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._execute(
+                lambda token=token: (
+                    self._users().drafts().list(userId="me", pageToken=token, maxResults=500)  # type: ignore[misc]
+                ),
+                "drafts.list",
+            )
+            found.extend(page.get("drafts", []))
+            token = page.get("nextPageToken")
+            if not token:
+                return found
+
     def delete_draft(self, draft_id: str) -> None:
         self._execute(
             lambda: self._users().drafts().delete(userId="me", id=draft_id), "drafts.delete"

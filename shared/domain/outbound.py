@@ -28,3 +28,38 @@ def is_our_message_id(message_id: str | None) -> bool:
     mail in the rep's own Sent folder."""
     match = _OURS.match(str(message_id or "").strip())
     return match is not None and len(match.group(1)) == len(match.group(2))
+
+
+def reply_subject(subject: str) -> str:
+    """`Re: <subject>` once, whatever prefixes the thread already carries."""
+    bare = re.sub(r"^\s*((re|aw|sv|antw|fwd?|wg)\s*:\s*)+", "", subject or "", flags=re.I).strip()
+    return f"Re: {bare}" if bare else "Re:"
+
+
+def compose(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    references: tuple[str, ...] = (),
+) -> bytes:
+    """An RFC 5322 message (a Gmail draft or send). Headers are set by the email library, so
+    a CR/LF in any value is refused rather than turned into a header."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formatdate
+
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = message_id
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = " ".join(dict.fromkeys([*references, in_reply_to]))
+    message.set_content(body)
+    return message.as_bytes()

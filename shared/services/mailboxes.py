@@ -268,3 +268,26 @@ class Mailboxes:
                 report.failed[email] = result.detail or "needs attention"
             else:
                 report.polled.append(email)
+
+
+class FreshClient:
+    """A Google client whose calls, on a refused grant, re-read the token once and try again:
+    the person may have reconnected since this instance cached the old token."""
+
+    def __init__(self, make: Any, forget: Any) -> None:
+        self._make = make
+        self._forget = forget
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self._client is None:
+                self._client = self._make()
+            try:
+                return getattr(self._client, name)(*args, **kwargs)
+            except AuthorizationRefused:
+                self._forget()
+                self._client = self._make()
+                return getattr(self._client, name)(*args, **kwargs)
+
+        return call

@@ -159,7 +159,9 @@ class VoiceWiring:
         """A Drive reader with `account`'s Google grant (its connected mailbox's token). A
         refused grant is read afresh from Secret Manager once: the account may have been
         reconnected since this instance cached its token."""
-        return _FreshDrive(self, account)
+        from shared.services.mailboxes import FreshClient
+
+        return FreshClient(lambda: self._drive_client(account), lambda: self._forget_grant(account))
 
     def _drive_client(self, account: str) -> Any:
         from shared.adapters.drive import DriveFiles
@@ -222,25 +224,3 @@ class VoiceWiring:
             language=settings.voice_language,
             profile_debounce_seconds=settings.voice_profile_debounce_seconds,
         )
-
-
-class _FreshDrive:
-    """Calls a Drive method; on a refused grant, re-reads the token once and calls again."""
-
-    def __init__(self, wiring: VoiceWiring, account: str) -> None:
-        self.wiring = wiring
-        self.account = account
-        self._client: Any = None
-
-    def __getattr__(self, name: str) -> Any:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if self._client is None:
-                self._client = self.wiring._drive_client(self.account)
-            try:
-                return getattr(self._client, name)(*args, **kwargs)
-            except AuthorizationRefused:
-                self.wiring._forget_grant(self.account)
-                self._client = self.wiring._drive_client(self.account)
-                return getattr(self._client, name)(*args, **kwargs)
-
-        return call

@@ -1,0 +1,134 @@
+"""Builds the `draft` task's sources from a function instance's settings, lazily: each source
+degrades to "nothing" (logged) when its outside service cannot help, so one missing piece of
+context never stops a draft; only HubSpot and Gmail themselves are required."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from shared.domain.assets import Situation
+from shared.domain.gate import GatePolicy
+from shared.errors import AppError, NotFound
+from shared.services.drafting import DraftService, Sources
+from shared.services.voice_wiring import VoiceWiring
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class DraftWiring:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.voice = VoiceWiring(runtime)
+
+    @property
+    def settings(self) -> Any:
+        return self.runtime.settings
+
+    @cached_property
+    def hubspot(self) -> Any:
+        from shared.adapters.hubspot_context import HubSpotContext
+
+        return HubSpotContext.from_settings(self.settings, self.runtime.secrets)
+
+    def gmail_for(self, mailbox: str) -> Any:
+        from shared.services.mailboxes import FreshClient
+
+        snap = self.runtime.store.db.collection("mailboxes").document(mailbox).get()
+        if not snap.exists:
+            raise NotFound(f"the mailbox {mailbox} is not connected")
+        data = snap.to_dict() or {}
+        access = self.voice.access
+        return FreshClient(
+            lambda: access.gmail_for(mailbox, data), lambda: access.forget(mailbox, data)
+        )
+
+    def voice_guide(self, rep: str) -> str | None:
+        profile = self.voice.service.profile(rep) or {}
+        guide = profile.get("guide")
+        return str(guide) if guide else None
+
+    def voice_passages(self, rep: str, situation: str) -> list[dict[str, Any]]:
+        try:
+            return self.voice.service.closest_passages(rep, situation, k=3)
+        except AppError as exc:
+            log.warning("no voice passages: %s", exc.public_message)
+            return []
+
+    def assets(self, situation: Situation) -> list[Any]:
+        try:
+            return list(self.voice.assets.search(self.settings.team_id, situation, limit=3))
+        except AppError as exc:
+            log.warning("no assets: %s", exc.public_message)
+            return []
+
+    def free_slots(self, rep: str, prospect_tz: str | None) -> list[str]:
+        from shared.adapters.calendar import CalendarClient
+        from shared.domain.slots import WorkingHours, describe, free_slots, known_time_zone
+
+        try:
+            mailbox = self.runtime.store.db.collection("mailboxes").document(rep).get()
+            token_secret = (mailbox.to_dict() or {}).get("token_secret") if mailbox.exists else None
+            calendar = CalendarClient(
+                self.voice.access.credentials_for(rep, token_secret),
+                endpoint=self.settings.calendar_api_endpoint,
+                attempts=self.settings.http_max_attempts,
+                backoff_max=self.settings.http_backoff_max_seconds,
+            )
+            rep_tz = known_time_zone(calendar.timezone()) or "UTC"
+            from datetime import UTC, datetime
+
+            now = datetime.now(UTC)
+            busy = calendar.busy(rep, now, now + timedelta(days=10))
+        except AppError as exc:
+            log.warning("no calendar slots: %s", exc.public_message)
+            return []
+        tz = known_time_zone(prospect_tz) or rep_tz
+        slots = free_slots(
+            busy,
+            now=now,
+            hours=WorkingHours(time_zone=rep_tz),
+            prospect_tz=known_time_zone(prospect_tz),
+        )
+        return [describe(slot, tz) for slot in slots]
+
+    def writer(self) -> Any | None:
+        from shared.adapters.llm_draft import DraftWriter
+        from shared.errors import NotFound as Missing
+
+        try:
+            key = self.runtime.secrets.read(self.settings.openai_api_key_id).strip()
+        except Missing:
+            return None
+        if not key:
+            return None
+        return DraftWriter(
+            key, base_url=self.settings.openai_base_url, model=self.settings.openai_draft_model
+        )
+
+    @cached_property
+    def service(self) -> DraftService:
+        settings = self.settings
+        policy = GatePolicy(
+            internal_domains=frozenset(settings.internal_domains),
+            link_allow_list=frozenset(settings.asset_link_allow_list),
+        )
+        return DraftService(
+            self.runtime.store,
+            Sources(
+                hubspot=lambda: self.hubspot,
+                gmail_for=self.gmail_for,
+                voice_guide=self.voice_guide,
+                voice_passages=self.voice_passages,
+                assets=self.assets,
+                free_slots=self.free_slots,
+                writer=self.writer,
+            ),
+            policy,
+            budget_tokens=settings.draft_prompt_budget_tokens,
+        )

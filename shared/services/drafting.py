@@ -1,0 +1,458 @@
+"""The `draft` task: context in, a gated reply out, placed in Gmail as a draft in the thread.
+
+One run per workflow version (`draft-<workflow>-<version>`). The run claims the workflow in
+a transaction (state `drafting`, version unchanged), gathers the context (HubSpot, the thread
+as recorded by the Gmail intake, the owner's voice, the team's assets, free calendar slots),
+writes the draft (the LLM when a key is stored, else the offline drafter), runs the gate, and
+then applies the effects, each keyed so a retry finds the earlier one:
+
+- Gmail: the draft carries our own Message-ID for this workflow version; an existing draft of
+  the workflow is updated only if its body is still the one we wrote (a draft the rep edited
+  is never overwritten); a draft lost between create and record is found by its Message-ID.
+- HubSpot: a "Review draft" task for the owner and a note, keyed by the task name.
+- The workflow: `awaiting_approval`, `needs_input` or `blocked`, with the draft, its context
+  ids, the gate's checks and the token use, written only if its version is still ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.domain.assets import Situation
+from shared.domain.drafting import (
+    BadAnswer,
+    ContextItem,
+    DraftAnswer,
+    OfflineInputs,
+    build_prompt,
+    offline_draft,
+)
+from shared.domain.gate import DraftFacts, GatePolicy, Verdict, decide
+from shared.domain.outbound import compose, make_message_id, reply_subject
+from shared.domain.workflow import WorkflowState
+from shared.errors import NotFound, PermanentExternalError
+
+if TYPE_CHECKING:
+    from shared.adapters.store import Store
+
+log = logging.getLogger(__name__)
+
+WORKFLOWS = "workflows"
+MESSAGES = "gmail_messages"
+SUPPRESSIONS = "suppressions"
+DRAFTABLE = {WorkflowState.QUEUED.value, WorkflowState.DRAFTING.value}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def body_hash(body: str) -> str:
+    return hashlib.sha256(body.strip().replace("\r\n", "\n").encode()).hexdigest()
+
+
+@dataclass
+class Sources:
+    """Where the context comes from; each returns plain data (or raises NotFound)."""
+
+    hubspot: Callable[[], Any]  # -> HubSpotContext
+    gmail_for: Callable[[str], Any]  # mailbox -> GmailMailbox
+    voice_guide: Callable[[str], str | None]  # rep -> style guide
+    voice_passages: Callable[[str, str], list[dict[str, Any]]]  # rep, situation -> passages
+    assets: Callable[[Situation], list[Any]]  # situation -> AssetHit list
+    free_slots: Callable[[str, str | None], list[str]]  # rep, prospect tz -> slot texts
+    writer: Callable[[], Any | None]  # -> DraftWriter or None (offline)
+
+
+class DraftService:
+    def __init__(
+        self,
+        store: Store,
+        sources: Sources,
+        policy: GatePolicy,
+        *,
+        budget_tokens: int = 3_000,
+    ) -> None:
+        self.store = store
+        self.sources = sources
+        self.policy = policy
+        self.budget_tokens = budget_tokens
+
+    def _ref(self, workflow_id: str) -> Any:
+        return self.store.db.collection(WORKFLOWS).document(workflow_id)
+
+    # --- the task -----------------------------------------------------------------------
+    def run(self, workflow_id: str, version: int) -> str:
+        claimed = self._claim(workflow_id, version)
+        if claimed is None:
+            return "skipped"
+        try:
+            return self._draft(workflow_id, version, claimed)
+        except NotFound as exc:  # the contact or the mailbox is gone: the rep decides
+            return self._finish(
+                workflow_id,
+                version,
+                WorkflowState.NEEDS_INPUT,
+                {"reason": exc.public_message, "created_at": _now()},
+            )
+        except PermanentExternalError as exc:
+            # Retrying cannot help (a refused grant, a refused request): a person must look.
+            return self._finish(
+                workflow_id,
+                version,
+                WorkflowState.FAILED,
+                {"reason": exc.public_message, "detail": exc.detail, "created_at": _now()},
+            )
+
+    def _draft(self, workflow_id: str, version: int, workflow: dict[str, Any]) -> str:
+        hubspot = self.sources.hubspot()
+        context = (
+            hubspot.for_contact(int(workflow["contact_id"])) if workflow.get("contact_id") else None
+        )
+        to = (context.email if context else None) or workflow.get("contact_email")
+        mailbox = workflow.get("mailbox") or (
+            context.owner.email if context and context.owner else None
+        )
+        if not to or not mailbox:
+            return self._finish(
+                workflow_id,
+                version,
+                WorkflowState.NEEDS_INPUT,
+                {"reason": "no recipient or no owner mailbox for this lead"},
+            )
+        suppressed = context.unsubscribed if context else False
+        suppression = self.store.db.collection(SUPPRESSIONS).document(to.lower()).get()
+        if suppression.exists and (suppression.to_dict() or {}).get("active"):
+            suppressed = True
+        thread = self._thread(mailbox, workflow.get("thread_id"))
+        ask = thread[-1]["new_text"] if thread else self._first_touch_ask(workflow)
+        industry = context.company.industry if context and context.company else None
+        situation = Situation(ask or "first reply to a new lead", industry=industry)
+        items = self._items(workflow, context, thread, ask, mailbox, situation)
+        prompt = build_prompt(items, task=self._task(thread), budget_tokens=self.budget_tokens)
+        writer = self.sources.writer()
+        usage: dict[str, Any] | None = None
+        if writer is None:
+            answer = self._offline(context, mailbox, ask, thread, items)
+        else:
+            try:
+                answer, spent = writer.write(prompt)
+                usage = spent.as_json()
+            except BadAnswer as exc:
+                return self._finish(
+                    workflow_id, version, WorkflowState.NEEDS_INPUT, {"reason": exc.reason}
+                )
+        facts = DraftFacts(
+            to=to,
+            cc=(),
+            bcc=(),
+            subject=answer.subject,
+            body=answer.body,
+            confidence=answer.confidence,
+            questions=answer.questions,
+            contact_email=to,
+            thread_participants=tuple(
+                sorted({str(m.get("from_email")) for m in thread if m.get("from_email")})
+            ),
+            contact_industry=industry,
+            company_stage=context.lifecycle_stage if context else None,
+            employees=context.company.employees if context and context.company else None,
+            suppressed=suppressed,
+            retrieved_links=frozenset(
+                i.text.rsplit("(", 1)[-1].rstrip(")") for i in items if i.kind == "asset"
+            ),
+            inbound_text=ask or "",
+        )
+        result = decide(facts, self.policy, prompt.system + prompt.user)
+        record: dict[str, Any] = {
+            "subject": answer.subject,
+            "body": answer.body,
+            "drafter": answer.drafter,
+            "confidence": answer.confidence,
+            "questions": list(answer.questions),
+            "claims": answer.as_json()["claims"],
+            "context_ids": [item.id for item in prompt.items],
+            "context_dropped": list(prompt.dropped),
+            "prompt_tokens_estimate": prompt.estimated_tokens,
+            "usage": usage,
+            "gate": result.as_json(),
+            "to": to,
+            "mailbox": mailbox,
+            "created_at": _now(),
+        }
+        if result.verdict is Verdict.BLOCKED:
+            return self._finish(workflow_id, version, WorkflowState.BLOCKED, record)
+        record.update(self._place_in_gmail(workflow, version, mailbox, to, answer, thread))
+        if context is not None:
+            reasons = [r for check in result.checks for r in check.reasons][:10]
+            record["hubspot"] = hubspot.log_draft(
+                key=f"draft-{workflow_id}-{version}",
+                contact_id=context.contact_id,
+                owner_id=context.owner.id if context.owner else None,
+                subject=answer.subject,
+                body=answer.body,
+                reasons=reasons,
+                due=_now() + timedelta(hours=4),
+            )
+        state = (
+            WorkflowState.AWAITING_APPROVAL
+            if result.verdict is Verdict.READY
+            else WorkflowState.NEEDS_INPUT
+        )
+        return self._finish(workflow_id, version, state, record)
+
+    # --- steps --------------------------------------------------------------------------
+    def _claim(self, workflow_id: str, version: int) -> dict[str, Any] | None:
+        ref = self._ref(workflow_id)
+
+        def claim(transaction: Any) -> dict[str, Any] | None:
+            snap = ref.get(transaction=transaction)
+            data = snap.to_dict() or {} if snap.exists else {}
+            if not data or int(data.get("version") or 0) != version:
+                return None  # gone, or a newer version has its own task
+            if data.get("state") not in DRAFTABLE:
+                return None  # drafted already, rep answered, closed...
+            transaction.update(ref, {"state": WorkflowState.DRAFTING.value, "updated_at": _now()})
+            return data
+
+        return self.store.run_transaction(claim)
+
+    def _finish(
+        self, workflow_id: str, version: int, state: WorkflowState, draft: dict[str, Any]
+    ) -> str:
+        ref = self._ref(workflow_id)
+
+        def finish(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            data = snap.to_dict() or {} if snap.exists else {}
+            if int(data.get("version") or 0) != version:
+                return False  # newer input arrived meanwhile: its own task redrafts
+            update: dict[str, Any] = {"state": state.value, "draft": draft, "updated_at": _now()}
+            if draft.get("draft_id"):
+                update["draft_id"] = draft["draft_id"]
+            transaction.update(ref, update)
+            return True
+
+        written = self.store.run_transaction(finish)
+        log.info(
+            "draft done",
+            extra={"fields": {"workflow_id": workflow_id, "state": state.value, "kept": written}},
+        )
+        return state.value if written else "stale"
+
+    def _thread(self, mailbox: str, thread_id: str | None) -> list[dict[str, Any]]:
+        if not thread_id:
+            return []
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = (
+            self.store.db.collection(MESSAGES)
+            .where(filter=FieldFilter("mailbox", "==", mailbox))
+            .where(filter=FieldFilter("thread_id", "==", thread_id))
+        )
+        messages = []
+        for snap in query.stream():
+            data = snap.to_dict() or {}
+            messages.append(
+                {
+                    "message_id": data.get("message_id"),
+                    "references": data.get("references") or [],
+                    "from_email": (data.get("from") or {}).get("email"),
+                    "subject": data.get("subject") or "",
+                    "new_text": data.get("new_text") or "",
+                    "route": data.get("route"),
+                    "at": data.get("internal_date") or data.get("recorded_at"),
+                }
+            )
+        messages.sort(key=lambda m: m["at"] or _now())
+        return [m for m in messages if m["route"] in ("prospect_reply", "rep_sent")]
+
+    def _first_touch_ask(self, workflow: dict[str, Any]) -> str | None:
+        signal = workflow.get("first_signal") or {}
+        return f"New lead from {signal.get('kind', 'HubSpot')}" if signal else None
+
+    @staticmethod
+    def _task(thread: list[dict[str, Any]]) -> str:
+        if thread:
+            return "Reply to the prospect's latest message in this thread."
+        return "Write the first reply to this new lead: short, helpful, one clear next step."
+
+    def _items(
+        self,
+        workflow: dict[str, Any],
+        context: Any,
+        thread: list[dict[str, Any]],
+        ask: str | None,
+        mailbox: str,
+        situation: Situation,
+    ) -> list[ContextItem]:
+        items: list[ContextItem] = []
+        if ask:
+            items.append(ContextItem("ask", "ask", ask[:2000]))
+        if context is not None:
+            items.append(ContextItem("hubspot.contact", "hubspot", _contact_text(context)))
+            for index, engagement in enumerate(context.engagements[:5]):
+                items.append(
+                    ContextItem(
+                        f"engagement.{index + 1}", "engagement", engagement.summary, order=-index
+                    )
+                )
+        for index, message in enumerate(thread[:-1] if ask and thread else thread):
+            who = "rep" if message["route"] == "rep_sent" else "prospect"
+            items.append(
+                ContextItem(
+                    f"thread.{index + 1}", "thread", f"{who}: {message['new_text'][:1500]}", index
+                )
+            )
+        guide = self.sources.voice_guide(mailbox)
+        if guide:
+            items.append(ContextItem("voice.guide", "voice", guide))
+        for index, passage in enumerate(self.sources.voice_passages(mailbox, situation.text)[:3]):
+            items.append(
+                ContextItem(f"voice.passage.{index + 1}", "voice", str(passage.get("text"))[:900])
+            )
+        for index, hit in enumerate(self.sources.assets(situation)[:3]):
+            items.append(
+                ContextItem(
+                    f"asset.{index + 1}",
+                    "asset",
+                    f"{hit.citation}: {hit.text[:700]} ({hit.link})",
+                )
+            )
+        tz = context.time_zone if context is not None else None
+        for index, slot in enumerate(self.sources.free_slots(mailbox, tz)[:3]):
+            items.append(ContextItem(f"slot.{index + 1}", "slot", slot))
+        return items
+
+    def _offline(
+        self,
+        context: Any,
+        mailbox: str,
+        ask: str | None,
+        thread: list[dict[str, Any]],
+        items: list[ContextItem],
+    ) -> DraftAnswer:
+        guide = self.sources.voice_guide(mailbox) or ""
+        greeting = _between(guide, 'Greeting: usually "', " <first name>")
+        sign_off = _between(guide, 'Sign-off: usually "', ',"')
+        asset = next((i for i in items if i.kind == "asset"), None)
+        title, link = None, None
+        if asset is not None:
+            title = asset.text.split(":", 1)[0]
+            link = asset.text.rsplit("(", 1)[-1].rstrip(")")
+        owner = context.owner if context is not None else None
+        subject = reply_subject(thread[-1]["subject"]) if thread else "Your request"
+        return offline_draft(
+            OfflineInputs(
+                first_name=context.first_name if context is not None else None,
+                greeting=greeting,
+                sign_off=sign_off,
+                rep_first_name=owner.first_name if owner is not None else None,
+                ask=ask if thread else None,
+                subject=subject,
+                asset_title=title,
+                asset_link=link,
+                slot_texts=tuple(i.text for i in items if i.kind == "slot"),
+                company=context.company.name if context is not None and context.company else None,
+            )
+        )
+
+    def _place_in_gmail(
+        self,
+        workflow: dict[str, Any],
+        version: int,
+        mailbox: str,
+        to: str,
+        answer: DraftAnswer,
+        thread: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        gmail = self.sources.gmail_for(mailbox)
+        domain = mailbox.rpartition("@")[2]
+        message_id = make_message_id(str(workflow["id"]), version, domain)
+        last = thread[-1] if thread else None
+        raw = compose(
+            sender=mailbox,
+            to=to,
+            subject=answer.subject,
+            body=answer.body,
+            message_id=message_id,
+            in_reply_to=last["message_id"] if last else None,
+            references=tuple(last["references"]) if last else (),
+        )
+        thread_id = workflow.get("thread_id")
+        previous = workflow.get("draft") or {}
+        draft_id = workflow.get("draft_id")
+        if draft_id:
+            try:
+                current = gmail.get_draft(draft_id)
+                stored = _draft_body(current)
+                if previous.get("body_hash") and body_hash(stored) != previous["body_hash"]:
+                    return {
+                        "draft_id": draft_id,
+                        "kept_rep_edit": True,
+                        "message_id": previous.get("message_id"),
+                        "body_hash": previous.get("body_hash"),
+                    }
+                gmail.update_draft(draft_id, raw, thread_id)
+                return {
+                    "draft_id": draft_id,
+                    "message_id": message_id,
+                    "body_hash": body_hash(answer.body),
+                }
+            except NotFound:
+                pass  # deleted or sent by the rep meanwhile: a new one
+        found = gmail.find_by_rfc822_id(message_id)
+        if found is None:
+            created = gmail.create_draft(raw, thread_id)
+            draft_id = str(created.get("id"))
+        else:
+            draft_id = _draft_id_of(gmail, found)
+        return {"draft_id": draft_id, "message_id": message_id, "body_hash": body_hash(answer.body)}
+
+
+def _contact_text(context: Any) -> str:
+    parts = [
+        " ".join(x for x in (context.first_name, context.last_name) if x) or "(no name)",
+        context.job_title or "",
+    ]
+    if context.company is not None:
+        company = context.company
+        parts.append(
+            f"company {company.name or '?'}, industry {company.industry or '?'}, "
+            f"{company.employees or '?'} employees"
+        )
+    if context.deals:
+        parts.append("open deals: " + "; ".join(f"{d.name} ({d.stage})" for d in context.deals))
+    return ", ".join(p for p in parts if p)
+
+
+def _between(text: str, start: str, end: str) -> str | None:
+    at = text.find(start)
+    if at < 0:
+        return None
+    rest = text[at + len(start) :]
+    stop = rest.find(end)
+    return rest[:stop].strip() or None if stop >= 0 else None
+
+
+def _draft_body(draft: dict[str, Any]) -> str:
+    import base64
+    from email import message_from_bytes, policy
+
+    raw = (draft.get("message") or {}).get("raw") or ""
+    parsed = message_from_bytes(base64.urlsafe_b64decode(raw + "=="), policy=policy.default)
+    part = parsed.get_body(("plain",)) if hasattr(parsed, "get_body") else None
+    return str(part.get_content()) if part is not None else ""
+
+
+def _draft_id_of(gmail: Any, message_id: str) -> str:
+    """The draft whose message is `message_id` (drafts.list is small for one mailbox)."""
+    for draft in gmail.list_drafts():
+        if (draft.get("message") or {}).get("id") == message_id:
+            return str(draft.get("id"))
+    raise NotFound("the draft's message exists but no draft holds it")

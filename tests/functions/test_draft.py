@@ -1,0 +1,183 @@
+"""The `draft` task end to end: a lead or a reply becomes a Gmail draft in the right thread,
+with a HubSpot review task and note, through real Cloud Tasks dispatch (offline drafter)."""
+
+from __future__ import annotations
+
+import base64
+import time
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+import requests
+from google.cloud import firestore
+
+from devstack import seed
+from devstack.hubspot_webhooks import PUBLIC_URL, body_of, form_submission, signed_headers
+from devstack.stack import ROOT, TASKS_INVOKER
+from tests.conftest import serve_function
+from tests.functions.gmail_support import Mail
+
+pytestmark = pytest.mark.stack
+REP = seed.REP_EMAIL
+DANA = seed.PROSPECTS[0]
+
+
+@pytest.fixture(scope="module")
+def servers(stack):
+    env = {**stack.env(), "HUBSPOT_WEBHOOK_URL": PUBLIC_URL}
+    started = {
+        "draft": serve_function(
+            "draft", ROOT / "functions/draft/main.py", env, stack.function_ports["draft"]
+        ),
+        "webhook": serve_function(
+            "hubspot_webhook", ROOT / "functions/hubspot_webhook/main.py", env
+        ),
+        "push": serve_function("gmail_push", ROOT / "functions/gmail_push/main.py", env),
+    }
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture
+def lead(local, servers):
+    seed.seed(local)
+    return Lead(local, servers)
+
+
+class Lead:
+    def __init__(self, stack: Any, servers: dict[str, Any]) -> None:
+        self.stack = stack
+        self.servers = servers
+        self.db = firestore.Client(project=stack.project)
+        self.gmail = stack.fakes["gmail"][0]
+        self.hubspot = stack.fakes["hubspot"][0]
+        self.mail = Mail(stack, servers["push"])
+
+    def submit_form(self) -> str:
+        body = body_of(form_submission(DANA.contact_id, DANA.email))
+        answer = requests.post(
+            self.servers["webhook"].url + "/",
+            data=body,
+            headers=signed_headers(body, secret=seed.HUBSPOT_CLIENT_SECRET),
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        (workflow_id,) = answer.json()["opened"]
+        return str(workflow_id)
+
+    def workflow(self, workflow_id: str) -> dict[str, Any]:
+        return self.db.collection("workflows").document(workflow_id).get().to_dict() or {}
+
+    def settled(self, workflow_id: str, version: int = 1, timeout: float = 40.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.workflow(workflow_id)
+            if data.get("version") == version and data.get("state") not in ("queued", "drafting"):
+                return data
+            time.sleep(0.2)
+        raise AssertionError(f"workflow not drafted: {self.workflow(workflow_id)}")
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return self.gmail.drafts(REP)
+
+
+def parsed(raw: bytes | str) -> Any:
+    data = raw if isinstance(raw, bytes) else base64.urlsafe_b64decode(raw + "==")
+    return message_from_bytes(data, policy=policy.default)
+
+
+def test_a_form_submission_becomes_a_gmail_draft_and_a_hubspot_task(lead):
+    workflow_id = lead.submit_form()
+
+    workflow = lead.settled(workflow_id)
+
+    assert workflow["state"] in ("awaiting_approval", "needs_input"), workflow.get("draft")
+    (draft,) = lead.drafts()
+    message = parsed(draft["message"]["raw"])
+    assert message["To"] == DANA.email
+    assert message["Message-ID"].strip() == workflow["draft"]["message_id"]
+    assert "Dana" in message.get_body(("plain",)).get_content()
+    assert workflow["draft"]["gate"]["verdict"] in ("ready", "needs_input")
+    assert workflow["draft"]["drafter"].startswith("offline")
+    tasks = [t for t in lead.hubspot.objects("tasks") if "Review draft" in str(t)]
+    notes = [n for n in lead.hubspot.objects("notes") if workflow_id in str(n)]
+    assert len(tasks) == 1
+    assert len(notes) == 1
+
+
+def test_a_duplicate_task_makes_no_second_draft(lead):
+    workflow_id = lead.submit_form()
+    lead.settled(workflow_id)
+    token = lead.stack.issuer.sign(lead.stack.function_url("draft"), TASKS_INVOKER)
+
+    again = requests.post(
+        lead.servers["draft"].url,
+        json={"workflow_id": workflow_id, "version": 1},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+    assert again.status_code == 200
+    assert again.json()["status"] == "skipped"
+    assert len(lead.drafts()) == 1
+
+
+def test_a_reply_gets_an_in_thread_draft_and_a_rep_edit_survives(lead):
+    workflow_id = lead.submit_form()
+    lead.settled(workflow_id)
+    gmail_id, reply = lead.mail.inbound(
+        f"Dana Whitfield <{DANA.email}>",
+        "Re: Your request",
+        "Thanks Maya. Could we see how the forecasts handle our seasonal peaks?",
+    )
+    assert lead.mail.push().status_code == 200
+
+    workflow = lead.settled(workflow_id, version=2)
+
+    (draft,) = lead.drafts()
+    message = parsed(draft["message"]["raw"])
+    assert message["In-Reply-To"] == reply["Message-ID"]
+    stored = lead.db.collection("gmail_messages").document(f"{REP}:{gmail_id}").get().to_dict()
+    assert draft["message"]["threadId"] == stored["thread_id"]
+    assert workflow["draft"]["draft_id"] == draft["id"]
+
+    # The rep edits the draft in Gmail; newer input must not overwrite it.
+    from shared.runtime import Runtime
+    from shared.services.draft_wiring import DraftWiring
+
+    rep_gmail = DraftWiring(Runtime(seed.settings_for(lead.stack))).gmail_for(REP)
+    edited = message
+    edited.set_content("Hi Dana, my own words.")
+    rep_gmail.update_draft(draft["id"], edited.as_bytes(), stored["thread_id"])
+    lead.mail.inbound(
+        DANA.email,
+        "Re: Your request",
+        "Also, what does it cost for 20 seats?",
+        in_reply_to=reply["Message-ID"],
+        references=reply["Message-ID"],
+    )
+    assert lead.mail.push().status_code == 200
+    third = lead.settled(workflow_id, version=3)
+
+    (kept,) = lead.drafts()
+    assert "my own words" in parsed(kept["message"]["raw"]).get_body(("plain",)).get_content()
+    assert third["draft"]["kept_rep_edit"] is True
+
+
+def test_an_unsubscribed_contact_gets_no_draft(lead):
+    lead.db.collection("suppressions").document(DANA.email).set(
+        {"email": DANA.email, "active": True, "unsubscribe": {"at": "earlier"}}
+    )
+    workflow_id = lead.submit_form()
+
+    workflow = lead.settled(workflow_id)
+
+    assert workflow["state"] == "blocked"
+    assert lead.drafts() == []
+    assert any(
+        "suppress" in r or "unsubscrib" in r
+        for c in workflow["draft"]["gate"]["checks"]
+        for r in c["reasons"]
+    )
