@@ -406,6 +406,50 @@ def story_assets(stack: DevStack) -> bool:
     return ok
 
 
+def story_draft(stack: DevStack) -> bool:
+    """The held draft tasks run: Dana's workflow gets a gated draft in her Gmail thread."""
+    import base64
+    from email import message_from_bytes, policy
+
+    from shared.adapters.store import Store
+
+    assert stack.firestore is not None
+    say("Story: the draft task writes Dana a reply in Maya's voice (offline drafter)")
+    queue = f"projects/{stack.project}/locations/{LOCATION}/queues/draft"
+    _tasks(stack).resume_queue(name=queue)
+    print("  The draft queue is released; the stale version-1 task skips itself.")
+    store = Store(stack.project, emulator_host=stack.firestore.host)
+    deadline = time.monotonic() + 60
+    workflow: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        workflows = [d.to_dict() or {} for d in store.db.collection("workflows").stream()]
+        workflow = workflows[0] if workflows else {}
+        if workflow.get("state") not in (None, "queued", "drafting"):
+            break
+        time.sleep(0.5)
+    draft = workflow.get("draft") or {}
+    gate = draft.get("gate") or {}
+    print(
+        f"  Workflow {workflow.get('id')}: {workflow.get('state')} "
+        f"(gate: {gate.get('verdict')}, risk {gate.get('risk')})"
+    )
+    drafts = stack.fakes["gmail"][0].drafts(seed.REP_EMAIL)
+    for item in drafts:
+        raw = item["message"]["raw"]
+        if isinstance(raw, str):
+            raw = base64.urlsafe_b64decode(raw + "==")
+        message = message_from_bytes(raw, policy=policy.default)
+        print(f"  Gmail draft in thread {item['message']['threadId']}: To {message['To']}")
+        print(f"  Subject: {message['Subject']}")
+        for line in message.get_body(("plain",)).get_content().splitlines():
+            print(f"    | {line}")
+    tasks = [t for t in stack.fakes["hubspot"][0].objects("tasks") if "Review draft" in str(t)]
+    print(f"  HubSpot: {len(tasks)} review task for the owner, with a note of the draft")
+    ok = len(drafts) == 1 and workflow.get("state") in ("awaiting_approval", "needs_input")
+    row(ok, "draft in Gmail", f"{len(drafts)} draft, state {workflow.get('state')}")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -422,6 +466,7 @@ def main() -> int:
         ok = story_gmail_reply(stack) and ok
         ok = story_voice_training(stack) and ok
         ok = story_assets(stack) and ok
+        ok = story_draft(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")
