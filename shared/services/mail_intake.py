@@ -581,45 +581,32 @@ class MailIntake:
             plan.changes.append("temporary delivery problem: nothing to change")
             return
         dsn = parsed.dsn
-        writes.append(
-            (
-                "set",
-                self.store.db.collection(SUPPRESSIONS).document(address),
-                {
-                    "email": address,
-                    "active": True,
-                    "updated_at": now,
-                    "bounce": {
-                        "at": now,
-                        "gmail_id": message.gmail_id,
-                        "mailbox": message.mailbox,
-                        "status": dsn.status if dsn else None,
-                        "diagnostic": (dsn.diagnostic or "")[:500] if dsn else None,
-                    },
-                },
-            )
+        self._suppress(
+            writes,
+            address,
+            "bounce",
+            {
+                "status": dsn.status if dsn else None,
+                "diagnostic": (dsn.diagnostic or "")[:500] if dsn else None,
+            },
+            message,
+            now,
         )
         plan.changes.append(f"address {address} marked bad")
-        for workflow in workflows:
-            if not is_open(_field(workflow, "state")):
-                continue
-            if (_field(workflow, "contact_email") or "").lower() != address:
-                continue
-            writes.append(
-                (
-                    "update",
-                    workflow.reference,
-                    {
-                        "state": WorkflowState.BLOCKED.value,
-                        "blocked_reason": "the contact's address bounced",
-                        "version": int(_field(workflow, "version") or 1) + 1,
-                        "updated_at": now,
-                    },
-                )
-            )
-            self._event(writes, workflow.reference, message, {"type": "bounce", "recorded_at": now})
-            plan.workflow_id = plan.workflow_id or workflow.id
-            plan.changes.append(f"workflow {workflow.id} blocked")
+        mine = [w for w in workflows if (_field(w, "contact_email") or "").lower() == address]
+        self._stop(
+            plan,
+            writes,
+            message,
+            mine,
+            now,
+            {
+                "state": WorkflowState.BLOCKED.value,
+                "blocked_reason": "the contact's address bounced",
+            },
+            event="bounce",
+            change="blocked",
+        )
 
     def _unsubscribe(
         self,
@@ -634,6 +621,40 @@ class MailIntake:
         address = plan.decision.sender
         if not address:
             return
+        self._suppress(
+            writes,
+            address,
+            "unsubscribe",
+            {"contact_id": contact.id if contact else None},
+            message,
+            now,
+        )
+        plan.changes.append(f"{address} unsubscribed")
+        self._stop(
+            plan,
+            writes,
+            message,
+            workflows,
+            now,
+            {
+                "state": WorkflowState.CLOSED.value,
+                "closed_reason": "unsubscribed",
+                "nurture.stopped": "unsubscribed",
+            },
+            event="unsubscribe",
+            change="closed",
+        )
+
+    def _suppress(
+        self,
+        writes: list[Any],
+        address: str,
+        kind: str,
+        details: dict[str, Any],
+        message: FetchedMessage,
+        now: datetime,
+    ) -> None:
+        """The address is never written to again; `suppressions/{email}` says why and when."""
         writes.append(
             (
                 "set",
@@ -642,16 +663,30 @@ class MailIntake:
                     "email": address,
                     "active": True,
                     "updated_at": now,
-                    "unsubscribe": {
+                    kind: {
                         "at": now,
                         "gmail_id": message.gmail_id,
                         "mailbox": message.mailbox,
-                        "contact_id": contact.id if contact else None,
+                        **details,
                     },
                 },
             )
         )
-        plan.changes.append(f"{address} unsubscribed")
+
+    def _stop(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        workflows: list[Any],
+        now: datetime,
+        fields: dict[str, Any],
+        *,
+        event: str,
+        change: str,
+    ) -> None:
+        """Every open workflow given moves on (a new version, so pending drafts and follow-ups
+        are stale) with `fields`, and its timeline records why."""
         for workflow in workflows:
             if not is_open(_field(workflow, "state")):
                 continue
@@ -660,19 +695,15 @@ class MailIntake:
                     "update",
                     workflow.reference,
                     {
-                        "state": WorkflowState.CLOSED.value,
-                        "closed_reason": "unsubscribed",
-                        "nurture.stopped": "unsubscribed",
+                        **fields,
                         "version": int(_field(workflow, "version") or 1) + 1,
                         "updated_at": now,
                     },
                 )
             )
-            self._event(
-                writes, workflow.reference, message, {"type": "unsubscribe", "recorded_at": now}
-            )
+            self._event(writes, workflow.reference, message, {"type": event, "recorded_at": now})
             plan.workflow_id = plan.workflow_id or workflow.id
-            plan.changes.append(f"workflow {workflow.id} closed")
+            plan.changes.append(f"workflow {workflow.id} {change}")
 
     # --- the message record -------------------------------------------------------------
     @staticmethod
