@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.adapters.openai_account import OpenAIModel
 from shared.errors import (
     AuthorizationRefused,
     ConfigError,
@@ -35,7 +36,6 @@ from shared.errors import (
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
-    from openai import OpenAI
     from tokenizers import Tokenizer
 
     from shared.adapters.secrets import SecretStore
@@ -409,7 +409,7 @@ class OfflineMiniLM:
 # --------------------------------------------------------------------------- OpenAI
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(OpenAIModel):
     """OpenAI's embeddings endpoint, asking for `dimensions`-sized vectors, in batches.
 
     The client retries 408/409/429/5xx itself (honouring Retry-After); what still fails is a
@@ -430,33 +430,15 @@ class OpenAIEmbedder:
         max_retries: int = 2,
         batch_size: int = OPENAI_BATCH_SIZE,
     ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self.model = model
+        super().__init__(
+            api_key, base_url=base_url, model=model, timeout=timeout, max_retries=max_retries
+        )
         self.dimensions = dimensions
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.batch_size = batch_size
         self.name = f"openai:{model}@{dimensions}"
-        self._client: OpenAI | None = None
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIEmbedder(model={self.model!r}, dimensions={self.dimensions})"
-
-    @property
-    def client(self) -> OpenAI:
-        with self._lock:
-            if self._client is None:
-                from openai import OpenAI
-
-                self._client = OpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            return self._client
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []

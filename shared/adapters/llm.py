@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared.adapters.openai_account import OpenAIModel
 from shared.domain.intent import (
     INTENT_SCHEMA,
     INTENT_SCHEMA_NAME,
@@ -24,8 +24,6 @@ from shared.domain.intent import (
 from shared.errors import NotFound
 
 if TYPE_CHECKING:
-    from openai import OpenAI
-
     from shared.adapters.secrets import SecretStore
     from shared.config import Settings
 
@@ -85,7 +83,7 @@ def _fallback(new_text: str, subject: str, why: str) -> IntentResult:
     return IntentResult(rules.intent, rules.confidence, (*rules.reasons, why), rules.source)
 
 
-class OpenAIIntentClassifier:
+class OpenAIIntentClassifier(OpenAIModel):
     """An OpenAI chat model with a strict JSON schema; the rules when it cannot answer."""
 
     def __init__(
@@ -97,30 +95,9 @@ class OpenAIIntentClassifier:
         timeout: float = 20.0,
         max_retries: int = 2,
     ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self.model = model
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._client: OpenAI | None = None
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"OpenAIIntentClassifier(model={self.model!r}, base_url={self.base_url!r})"
-
-    @property
-    def client(self) -> OpenAI:
-        with self._lock:
-            if self._client is None:
-                from openai import OpenAI
-
-                self._client = OpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout,
-                    max_retries=self.max_retries,
-                )
-            return self._client
+        super().__init__(
+            api_key, base_url=base_url, model=model, timeout=timeout, max_retries=max_retries
+        )
 
     def classify(self, new_text: str, subject: str) -> IntentResult:
         """The model's reading of the reply; never raises for a failed call or a bad answer.

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adapters.openai_account import OpenAIModel
 from shared.domain.drafting import DRAFT_SCHEMA, BadAnswer, DraftAnswer, Prompt, parse_draft_answer
 from shared.errors import AuthorizationRefused, PermanentExternalError, TransientError
 
@@ -34,7 +35,7 @@ class Usage:
         }
 
 
-class DraftWriter:
+class DraftWriter(OpenAIModel):
     def __init__(
         self,
         api_key: str,
@@ -48,28 +49,18 @@ class DraftWriter:
         usd_per_1k_prompt: float = 0.0004,
         usd_per_1k_completion: float = 0.0016,
     ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self.model = model
+        super().__init__(
+            api_key, base_url=base_url, model=model, timeout=timeout, max_retries=max_retries
+        )
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.timeout = timeout
-        self.max_retries = max_retries
         self.usd_per_1k_prompt = usd_per_1k_prompt
         self.usd_per_1k_completion = usd_per_1k_completion
-
-    def __repr__(self) -> str:
-        return f"DraftWriter(model={self.model!r})"
 
     def write(self, prompt: Prompt) -> tuple[DraftAnswer, Usage]:
         import openai
 
-        client = openai.OpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-        )
+        client = self.client
         try:
             completion = client.chat.completions.create(
                 model=self.model,

@@ -11,6 +11,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from shared.adapters.openai_account import OpenAIModel
 from shared.domain.voice_profile import STYLE_GUIDE_SCHEMA
 from shared.errors import NotFound
 
@@ -34,25 +35,17 @@ habits, vocabulary, what the rep never does); never copy facts, names, prices or
 the passages. Answer in the given JSON schema."""
 
 
-class StyleGuideWriter:
+class StyleGuideWriter(OpenAIModel):
     def __init__(
         self, api_key: str, *, base_url: str | None, model: str, timeout: float = 60.0
     ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self.model = model
-        self.timeout = timeout
-
-    def __repr__(self) -> str:
-        return f"StyleGuideWriter(model={self.model!r})"
+        super().__init__(api_key, base_url=base_url, model=model, timeout=timeout)
 
     def write(self, statistics: dict[str, Any], passages: list[str]) -> dict[str, Any] | None:
         """The structured guide, or None (with a logged reason) when the LLM was not usable."""
         import openai
 
-        client = openai.OpenAI(
-            api_key=self._api_key, base_url=self.base_url, timeout=self.timeout, max_retries=2
-        )
+        client = self.client
         user = json.dumps(
             {
                 "statistics": statistics,
