@@ -32,7 +32,6 @@ from shared.domain.gmail_history import (
     resync_window,
 )
 from shared.errors import (
-    AuthorizationRefused,
     NotFound,
     PermanentExternalError,
     TransientError,
@@ -82,7 +81,6 @@ class SyncResult:
 
 
 GmailFor = Callable[[str, dict[str, Any]], "GmailMailbox"]
-Forget = Callable[[str, dict[str, Any]], None]
 
 
 def _now() -> datetime:
@@ -96,7 +94,6 @@ class GmailSync:
         intake: MailIntake,
         gmail_for: GmailFor,
         *,
-        forget: Forget | None = None,
         lease_seconds: int = 120,
         resync_max_messages: int = 500,
         resync_max_days: int = 30,
@@ -104,7 +101,6 @@ class GmailSync:
         self.store = store
         self.intake = intake
         self.gmail_for = gmail_for
-        self.forget = forget
         self.lease = timedelta(seconds=lease_seconds)
         self.resync_max_messages = resync_max_messages
         self.resync_max_days = resync_max_days
@@ -125,7 +121,7 @@ class GmailSync:
         data = taken
         try:
             for _ in range(MAX_ROUNDS):
-                self._sync_once_or_refetch_token(ref, holder, email, data, result, counts, routes)
+                self._sync_once(ref, holder, email, data, result, counts, routes)
                 again = self._release_or_continue(ref, holder)
                 if not again:
                     break
@@ -141,25 +137,6 @@ class GmailSync:
         result.outcomes, result.routes = dict(counts), dict(routes)
         log.info("mailbox synced", extra={"fields": {**result.as_json(), "trigger": trigger}})
         return result
-
-    def _sync_once_or_refetch_token(
-        self,
-        ref: Any,
-        holder: str,
-        email: str,
-        data: dict[str, Any],
-        result: SyncResult,
-        counts: Counter[str],
-        routes: Counter[str],
-    ) -> None:
-        """A refused authorization is tried once more with the token read afresh."""
-        try:
-            self._sync_once(ref, holder, email, data, result, counts, routes)
-        except AuthorizationRefused:
-            if self.forget is None:
-                raise
-            self.forget(email, data)
-            self._sync_once(ref, holder, email, data, result, counts, routes)
 
     def _sync_once(
         self,

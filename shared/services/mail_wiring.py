@@ -150,8 +150,7 @@ class GmailServices:
         return GmailSync(
             self.runtime.store,
             self.intake,
-            self.access.gmail_for,
-            forget=self.access.forget,
+            self.access.fresh_gmail,
             lease_seconds=settings.gmail_sync_lease_seconds,
             resync_max_messages=settings.gmail_resync_max_messages,
             resync_max_days=settings.gmail_resync_max_days,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,10 @@ class MailboxAccess:
             token_uri=self.settings.google_oauth_token_uri,
             scopes=(),
         )
+
+    def fresh_gmail(self, email: str, data: dict[str, Any]) -> Any:
+        """The mailbox's client, re-reading a refused token once (see FreshClient)."""
+        return FreshClient(lambda: self.gmail_for(email, data), lambda: self.forget(email, data))
 
     def gmail_for(self, email: str, data: dict[str, Any]) -> GmailMailbox:
         from shared.adapters.gmail import GmailMailbox
@@ -251,12 +256,7 @@ class Mailboxes:
             self._ref(email).update({"watch.status": "lapsed", "watch.lapsed_at": now})
         renewed = watch.get("renewed_at")
         if self.topic and (renewed is None or now - renewed >= self.renew_after):
-            try:
-                self._renew(email, self.access.gmail_for(email, data), now)
-            except AuthorizationRefused:
-                # Perhaps reconnected since this instance read the token: read it afresh once.
-                self.access.forget(email, data)
-                self._renew(email, self.access.gmail_for(email, data), now)
+            self._renew(email, self.access.fresh_gmail(email, data), now)
             report.renewed.append(email)
         last_heard = max(
             (t for t in (data.get("last_push_at"), data.get("last_poll_at")) if t is not None),
@@ -272,22 +272,42 @@ class Mailboxes:
 
 class FreshClient:
     """A Google client whose calls, on a refused grant, re-read the token once and try again:
-    the person may have reconnected since this instance cached the old token."""
+    the person may have reconnected since this instance cached the old token. A generator
+    (pages of history) is retried the same way if it fails before its first item."""
 
     def __init__(self, make: Any, forget: Any) -> None:
         self._make = make
         self._forget = forget
         self._client: Any = None
 
+    def _renew(self) -> Any:
+        self._forget()
+        self._client = self._make()
+        return self._client
+
     def __getattr__(self, name: str) -> Any:
         def call(*args: Any, **kwargs: Any) -> Any:
             if self._client is None:
                 self._client = self._make()
             try:
-                return getattr(self._client, name)(*args, **kwargs)
+                result = getattr(self._client, name)(*args, **kwargs)
             except AuthorizationRefused:
-                self._forget()
-                self._client = self._make()
-                return getattr(self._client, name)(*args, **kwargs)
+                return getattr(self._renew(), name)(*args, **kwargs)
+            if isinstance(result, Iterator):
+                return self._guarded(result, name, args, kwargs)
+            return result
 
         return call
+
+    def _guarded(
+        self, pages: Iterator[Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Iterator[Any]:
+        try:
+            first = next(pages)
+        except StopIteration:
+            return
+        except AuthorizationRefused:
+            yield from getattr(self._renew(), name)(*args, **kwargs)
+            return
+        yield first
+        yield from pages
