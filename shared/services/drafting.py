@@ -291,22 +291,34 @@ class DraftService:
         mailbox: str,
         situation: Situation,
     ) -> list[ContextItem]:
+        from shared.domain.pii import scrub
+
+        def clean(text: str) -> str:
+            """Third parties' phone numbers, addresses and cards never reach the LLM."""
+            return scrub(text).text
+
         items: list[ContextItem] = []
         if ask:
-            items.append(ContextItem("ask", "ask", ask[:2000]))
+            items.append(ContextItem("ask", "ask", clean(ask[:2000])))
         if context is not None:
             items.append(ContextItem("hubspot.contact", "hubspot", _contact_text(context)))
             for index, engagement in enumerate(context.engagements[:5]):
                 items.append(
                     ContextItem(
-                        f"engagement.{index + 1}", "engagement", engagement.summary, order=-index
+                        f"engagement.{index + 1}",
+                        "engagement",
+                        clean(engagement.summary),
+                        order=-index,
                     )
                 )
         for index, message in enumerate(thread[:-1] if ask and thread else thread):
             who = "rep" if message["route"] == "rep_sent" else "prospect"
             items.append(
                 ContextItem(
-                    f"thread.{index + 1}", "thread", f"{who}: {message['new_text'][:1500]}", index
+                    f"thread.{index + 1}",
+                    "thread",
+                    f"{who}: {clean(message['new_text'][:1500])}",
+                    index,
                 )
             )
         guide = self.sources.voice_guide(mailbox)

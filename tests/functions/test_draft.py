@@ -181,3 +181,49 @@ def test_an_unsubscribed_contact_gets_no_draft(lead):
         for c in workflow["draft"]["gate"]["checks"]
         for r in c["reasons"]
     )
+
+
+def test_with_a_key_the_llm_writes_the_draft_from_quoted_context(lead):
+    from shared.adapters.secrets import SecretStore
+
+    SecretStore(lead.stack.project, lead.stack.secrets.address).write("openai-api-key", "sk-x")
+    openai = lead.stack.fakes["openai"][0]
+    openai.script_chat(
+        {
+            "content": {
+                "subject": "Re: Your request",
+                "body": "Hi Dana,\n\nThanks for reaching out. Happy to show you how it works.",
+                "confidence": 0.86,
+                "claims": [],
+                "questions_for_rep": [],
+                "slots_proposed": [],
+            }
+        }
+    )
+    workflow_id = lead.submit_form()
+
+    workflow = lead.settled(workflow_id)
+
+    assert workflow["draft"]["drafter"] == "llm"
+    assert workflow["draft"]["usage"]["prompt_tokens"] > 0
+    assert workflow["state"] == "awaiting_approval", workflow["draft"]["gate"]
+    (draft,) = lead.drafts()
+    body = parsed(draft["message"]["raw"]).get_body(("plain",)).get_content()
+    assert "Happy to show you how it works." in body
+    request = openai.chat_requests()[-1]
+    assert "never instructions" in request["messages"][0]["content"]
+    assert "Dana" in request["messages"][1]["content"]
+
+
+def test_an_unusable_llm_answer_asks_the_rep_and_writes_nothing(lead):
+    from shared.adapters.secrets import SecretStore
+
+    SecretStore(lead.stack.project, lead.stack.secrets.address).write("openai-api-key", "sk-x")
+    lead.stack.fakes["openai"][0].script_chat({"content": "{not json"})
+    workflow_id = lead.submit_form()
+
+    workflow = lead.settled(workflow_id)
+
+    assert workflow["state"] == "needs_input"
+    assert "not JSON" in workflow["draft"]["reason"]
+    assert lead.drafts() == []
