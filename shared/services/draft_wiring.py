@@ -25,6 +25,7 @@ class DraftWiring:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.voice = VoiceWiring(runtime)
+        self._calendars: dict[str, Any] = {}
 
     @property
     def settings(self) -> Any:
@@ -72,14 +73,7 @@ class DraftWiring:
         from shared.domain.slots import WorkingHours, describe, free_slots, known_time_zone
 
         try:
-            mailbox = self.runtime.store.db.collection("mailboxes").document(rep).get()
-            token_secret = (mailbox.to_dict() or {}).get("token_secret") if mailbox.exists else None
-            calendar = CalendarClient(
-                self.voice.access.credentials_for(rep, token_secret),
-                endpoint=self.settings.calendar_api_endpoint,
-                attempts=self.settings.http_max_attempts,
-                backoff_max=self.settings.http_backoff_max_seconds,
-            )
+            calendar = self._calendar(rep, CalendarClient)
             rep_tz = known_time_zone(calendar.timezone()) or "UTC"
             from datetime import UTC, datetime
 
@@ -96,6 +90,26 @@ class DraftWiring:
             prospect_tz=known_time_zone(prospect_tz),
         )
         return [describe(slot, tz) for slot in slots]
+
+    def _calendar(self, rep: str, client_class: Any) -> Any:
+        """One calendar client per rep and instance, so its access token is reused."""
+        from shared.services.mailboxes import FreshClient
+
+        if rep not in self._calendars:
+            mailbox = self.runtime.store.db.collection("mailboxes").document(rep).get()
+            data = mailbox.to_dict() or {} if mailbox.exists else {}
+            access = self.voice.access
+
+            def make() -> Any:
+                return client_class(
+                    access.credentials_for(rep, data.get("token_secret")),
+                    endpoint=self.settings.calendar_api_endpoint,
+                    attempts=self.settings.http_max_attempts,
+                    backoff_max=self.settings.http_backoff_max_seconds,
+                )
+
+            self._calendars[rep] = FreshClient(make, lambda: access.forget(rep, data))
+        return self._calendars[rep]
 
     def writer(self) -> Any | None:
         from shared.adapters.llm_draft import DraftWriter
