@@ -219,6 +219,7 @@ class OfflineInputs:
     asset_link: str | None = None
     slot_texts: tuple[str, ...] = ()
     company: str | None = None
+    confirmed: str | None = None  # the accepted-meeting context item, when there is one
 
 
 def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
@@ -228,21 +229,25 @@ def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
     greeting = inputs.greeting or "Hi"
     name = f" {inputs.first_name}" if inputs.first_name else ""
     lines = [f"{greeting}{name},", ""]
-    if inputs.ask:
+    if inputs.confirmed:
+        when = inputs.confirmed.split(": ", 1)[-1].split(". Confirm", 1)[0]
+        lines.append(f"Great, {when} it is. You'll have the calendar invite shortly.")
+    elif inputs.ask:
         lines.append("Thanks for getting back to me.")
     else:
         at = f" at {inputs.company}" if inputs.company else ""
         lines.append(f"Thanks for your interest in what we do for teams{at}.")
     if inputs.asset_title and inputs.asset_link:
         lines += ["", f"This should help: {inputs.asset_title} ({inputs.asset_link})."]
-    if inputs.slot_texts:
+    if inputs.slot_texts and not inputs.confirmed:
         lines += ["", "Would one of these times work for a short call?"]
         lines += [f"- {slot}" for slot in inputs.slot_texts]
     lines += ["", f"{inputs.sign_off or 'Best'},"]
     if inputs.rep_first_name:
         lines.append(inputs.rep_first_name)
     subject = inputs.subject.strip() or "Following up"
-    questions = ("Offline draft: please check it answers what was asked.",) if inputs.ask else ()
+    needs_check = inputs.ask and not inputs.confirmed
+    questions = ("Offline draft: please check it answers what was asked.",) if needs_check else ()
     return DraftAnswer(
         subject=subject[:MAX_SUBJECT_CHARS],
         body="\n".join(lines),

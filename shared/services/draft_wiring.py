@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from shared.domain.assets import Situation
 from shared.domain.gate import GatePolicy
 from shared.errors import AppError, NotFound
-from shared.services.drafting import DraftService, Sources
+from shared.services.drafting import DraftService, OfferedSlot, Sources
 from shared.services.voice_wiring import VoiceWiring
 
 if TYPE_CHECKING:
@@ -68,28 +68,26 @@ class DraftWiring:
             log.warning("no assets: %s", exc.public_message)
             return []
 
-    def free_slots(self, rep: str, prospect_tz: str | None) -> list[str]:
+    def free_slots(self, rep: str, prospect_tz: str | None) -> list[OfferedSlot]:
+        from datetime import UTC, datetime
+
         from shared.adapters.calendar import CalendarClient
         from shared.domain.slots import WorkingHours, describe, free_slots, known_time_zone
 
         try:
             calendar = self._calendar(rep, CalendarClient)
             rep_tz = known_time_zone(calendar.timezone()) or "UTC"
-            from datetime import UTC, datetime
-
             now = datetime.now(UTC)
             busy = calendar.busy(rep, now, now + timedelta(days=10))
         except AppError as exc:
             log.warning("no calendar slots: %s", exc.public_message)
             return []
-        tz = known_time_zone(prospect_tz) or rep_tz
+        prospect = known_time_zone(prospect_tz)
+        tz = prospect or rep_tz
         slots = free_slots(
-            busy,
-            now=now,
-            hours=WorkingHours(time_zone=rep_tz),
-            prospect_tz=known_time_zone(prospect_tz),
+            busy, now=now, hours=WorkingHours(time_zone=rep_tz), prospect_tz=prospect
         )
-        return [describe(slot, tz) for slot in slots]
+        return [OfferedSlot(describe(slot, tz), slot.start, slot.end, tz) for slot in slots]
 
     def _calendar(self, rep: str, client_class: Any) -> Any:
         """One calendar client per rep and instance, so its access token is reused."""

@@ -56,6 +56,22 @@ def body_hash(body: str) -> str:
     return hashlib.sha256(body.strip().replace("\r\n", "\n").encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class OfferedSlot:
+    text: str  # as written to the prospect, in their time zone
+    start: datetime
+    end: datetime
+    time_zone: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "text": self.text,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "time_zone": self.time_zone,
+        }
+
+
 @dataclass
 class Sources:
     """Where the context comes from; each returns plain data (or raises NotFound)."""
@@ -65,7 +81,7 @@ class Sources:
     voice_guide: Callable[[str], str | None]  # rep -> style guide
     voice_passages: Callable[[str, str], list[dict[str, Any]]]  # rep, situation -> passages
     assets: Callable[[Situation], list[Any]]  # situation -> AssetHit list
-    free_slots: Callable[[str, str | None], list[str]]  # rep, prospect tz -> slot texts
+    free_slots: Callable[[str, str | None], list[OfferedSlot]]  # rep, prospect tz
     writer: Callable[[], Any | None]  # -> DraftWriter or None (offline)
 
 
@@ -110,6 +126,7 @@ class DraftService:
             )
 
     def _draft(self, workflow_id: str, version: int, workflow: dict[str, Any]) -> str:
+        self._offered: list[OfferedSlot] = []
         hubspot = self.sources.hubspot()
         context = (
             hubspot.for_contact(int(workflow["contact_id"])) if workflow.get("contact_id") else None
@@ -185,6 +202,19 @@ class DraftService:
             "mailbox": mailbox,
             "created_at": _now(),
         }
+        record["offered_slots"] = [slot.as_json() for slot in self._offered]
+        meeting = self._accepted(workflow, thread, ask)
+        if meeting is not None:
+            record["meeting"] = {
+                "start": meeting["start"],
+                "end": meeting["end"],
+                "time_zone": meeting["time_zone"],
+                "summary": f"{reply_subject(answer.subject)[4:] or 'Call'}",
+                "attendees": sorted({to, mailbox}),
+                "conference": True,
+                "agenda": (ask or "")[:1000],
+                "key": f"meeting-{workflow_id}-{version}",
+            }
         if result.verdict is Verdict.BLOCKED:
             return self._finish(workflow_id, version, WorkflowState.BLOCKED, record)
         record.update(self._place_in_gmail(workflow, version, mailbox, to, answer, thread))
@@ -336,10 +366,43 @@ class DraftService:
                     f"{hit.citation}: {hit.text[:700]} ({hit.link})",
                 )
             )
+        meeting = self._accepted(workflow, thread, ask)
+        if meeting is not None:
+            items.append(
+                ContextItem(
+                    "meeting",
+                    "slot",
+                    f"The prospect accepted this time: {meeting['text']}. Confirm it; the "
+                    "calendar invite is prepared and sent on approval.",
+                )
+            )
+            return items
         tz = context.time_zone if context is not None else None
         for index, slot in enumerate(self.sources.free_slots(mailbox, tz)[:3]):
-            items.append(ContextItem(f"slot.{index + 1}", "slot", slot))
+            items.append(ContextItem(f"slot.{index + 1}", "slot", slot.text))
+            self._offered.append(slot)
         return items
+
+    def _accepted(
+        self, workflow: dict[str, Any], thread: list[dict[str, Any]], ask: str | None
+    ) -> dict[str, Any] | None:
+        """The slot the prospect's newest reply accepts among those the last draft offered."""
+        from shared.domain.slots import Slot, match_acceptance
+
+        offered = (workflow.get("draft") or {}).get("offered_slots") or []
+        if not thread or not ask or not offered:
+            return None
+        slots = [
+            Slot(datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"]))
+            for o in offered
+        ]
+        chosen = match_acceptance(ask, slots, offered[0]["time_zone"], _now())
+        if chosen is None:
+            return None
+        found: dict[str, Any] = next(
+            o for o in offered if datetime.fromisoformat(o["start"]) == chosen.start
+        )
+        return found
 
     def _offline(
         self,
@@ -369,7 +432,8 @@ class DraftService:
                 subject=subject,
                 asset_title=title,
                 asset_link=link,
-                slot_texts=tuple(i.text for i in items if i.kind == "slot"),
+                slot_texts=tuple(i.text for i in items if i.id.startswith("slot.")),
+                confirmed=next((i.text for i in items if i.id == "meeting"), None),
                 company=context.company.name if context is not None and context.company else None,
             )
         )

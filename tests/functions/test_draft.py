@@ -25,7 +25,8 @@ DANA = seed.PROSPECTS[0]
 
 @pytest.fixture(scope="module")
 def servers(stack):
-    env = {**stack.env(), "HUBSPOT_WEBHOOK_URL": PUBLIC_URL}
+    # No secret caching: a test that stores an OpenAI key must not leak it into the next test.
+    env = {**stack.env(), "HUBSPOT_WEBHOOK_URL": PUBLIC_URL, "SECRET_CACHE_SECONDS": "0"}
     started = {
         "draft": serve_function(
             "draft", ROOT / "functions/draft/main.py", env, stack.function_ports["draft"]
@@ -227,3 +228,25 @@ def test_an_unusable_llm_answer_asks_the_rep_and_writes_nothing(lead):
     assert workflow["state"] == "needs_input"
     assert "not JSON" in workflow["draft"]["reason"]
     assert lead.drafts() == []
+
+
+def test_accepting_an_offered_slot_gets_a_confirmation_and_a_prepared_invite(lead):
+    workflow_id = lead.submit_form()
+    first = lead.settled(workflow_id)
+    offered = first["draft"]["offered_slots"]
+    assert len(offered) == 3
+    (draft,) = lead.drafts()
+    assert offered[1]["text"] in parsed(draft["message"]["raw"]).get_body(("plain",)).get_content()
+
+    lead.mail.inbound(DANA.email, "Re: Your request", "The second one works for me, thanks!")
+    assert lead.mail.push().status_code == 200
+    second = lead.settled(workflow_id, version=2)
+
+    meeting = second["draft"]["meeting"]
+    assert meeting["start"] == offered[1]["start"]
+    assert meeting["attendees"] == sorted([DANA.email, REP])
+    assert meeting["conference"] is True
+    (confirmation,) = lead.drafts()
+    body = parsed(confirmation["message"]["raw"]).get_body(("plain",)).get_content()
+    assert f"{offered[1]['text']} it is" in body
+    assert "Would one of these times work" not in body
