@@ -433,6 +433,11 @@ def story_draft(stack: DevStack) -> bool:
         f"  Workflow {workflow.get('id')}: {workflow.get('state')} "
         f"(gate: {gate.get('verdict')}, risk {gate.get('risk')})"
     )
+    print(f"  Context it drew on: {', '.join(draft.get('context_ids') or [])}")
+    for check in gate.get("checks") or []:
+        mark = "ok" if check.get("passed") else check.get("severity")
+        reasons = "; ".join(check.get("reasons") or [])[:100]
+        print(f"    gate {check.get('name'):<16} {mark:<6} {reasons}")
     drafts = stack.fakes["gmail"][0].drafts(seed.REP_EMAIL)
     for item in drafts:
         raw = item["message"]["raw"]
