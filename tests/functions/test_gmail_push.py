@@ -28,20 +28,6 @@ from tests.functions.gmail_support import (
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def push_server(stack):
-    server = serve_function("gmail_push", SOURCE, stack.env())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail(local, push_server):
-    seed.seed(local)
-    tasks_client(local).pause_queue(name=queue_path(local))
-    return Mail(local, push_server)
-
-
 def test_a_prospects_reply_opens_a_workflow_and_queues_one_draft(mail):
     gmail_id, _ = mail.inbound(
         f"{DANA.first} {DANA.last} <{DANA.email}>",

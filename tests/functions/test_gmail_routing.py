@@ -18,27 +18,10 @@ from tests.functions.gmail_support import (
     SOURCE,
     Mail,
     draft_tasks,
-    queue_path,
-    tasks_client,
 )
 
 pytestmark = pytest.mark.stack
 PRIYA = seed.PROSPECTS[1]
-
-
-@pytest.fixture(scope="module")
-def push_server(stack):
-    server = serve_function("gmail_push", SOURCE, stack.env())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail(local, push_server):
-    seed.seed(local)
-    for queue in ("draft", "voice"):
-        tasks_client(local).pause_queue(name=queue_path(local, queue))
-    return Mail(local, push_server)
 
 
 def open_workflow(mail: Mail):

@@ -17,7 +17,7 @@ from shared.adapters.calendar import (
     conference_request_id,
     event_id_for,
 )
-from shared.adapters.google_auth import GMAIL_SCOPES, user_credentials
+from shared.adapters.google_auth import GMAIL_SCOPES
 from shared.config import get_settings
 from shared.domain.slots import WorkingHours, describe, free_slots
 from shared.errors import (
@@ -26,6 +26,7 @@ from shared.errors import (
     PermanentExternalError,
     TransientError,
 )
+from tests.google_support import fake_credentials
 
 pytestmark = pytest.mark.stack
 
@@ -50,18 +51,9 @@ def _client(
     timeout: float = 10.0,
     email: str = REP,
 ) -> CalendarClient:
-    _, oauth = _fakes(local)
-    refresh = oauth.accounts.issue_refresh_token(email, scopes, client_id=oauth.client_id)
     settings = get_settings()
-    credentials = user_credentials(
-        refresh,
-        client_id=oauth.client_id or "local-client",
-        client_secret=oauth.client_secret or "local-secret",
-        token_uri=settings.google_oauth_token_uri,
-        scopes=scopes,
-    )
     return CalendarClient(
-        credentials,
+        fake_credentials(local, email, scopes),
         endpoint=settings.calendar_api_endpoint,
         sleep=(sleeps if sleeps is not None else []).append,
         attempts=attempts,

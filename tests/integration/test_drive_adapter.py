@@ -25,7 +25,7 @@ from shared.adapters.drive import (
     InvalidPageToken,
     Unsupported,
 )
-from shared.adapters.google_auth import GMAIL_SCOPES, user_credentials
+from shared.adapters.google_auth import GMAIL_SCOPES
 from shared.config import get_settings
 from shared.errors import (
     AuthorizationRefused,
@@ -33,6 +33,7 @@ from shared.errors import (
     PermanentExternalError,
     TransientError,
 )
+from tests.google_support import fake_credentials
 
 pytestmark = pytest.mark.stack
 
@@ -58,18 +59,9 @@ def _files(
     page_size: int = 1000,
     email: str = REP,
 ) -> DriveFiles:
-    _, oauth = _fakes(local)
-    refresh = oauth.accounts.issue_refresh_token(email, scopes, client_id=oauth.client_id)
     settings = get_settings()
-    credentials = user_credentials(
-        refresh,
-        client_id=oauth.client_id or "local-client",
-        client_secret=oauth.client_secret or "local-secret",
-        token_uri=settings.google_oauth_token_uri,
-        scopes=scopes,
-    )
     return DriveFiles(
-        credentials,
+        fake_credentials(local, email, scopes),
         endpoint=settings.drive_api_endpoint,
         sleep=(sleeps if sleeps is not None else []).append,
         max_bytes=max_bytes,

@@ -11,7 +11,6 @@ import google_auth_httplib2
 import httplib2
 import pytest
 import requests
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -23,6 +22,7 @@ from devstack.fakes.calendar import (
     CALENDAR_READONLY,
 )
 from shared.config import get_settings
+from tests.google_support import fake_credentials
 
 pytestmark = pytest.mark.stack
 
@@ -40,15 +40,7 @@ def _fakes(local: Any) -> tuple[FakeCalendar, FakeGoogleOAuth]:
 
 
 def _service(local: Any, email: str = REP, scopes: tuple[str, ...] = (CALENDAR,)) -> Any:
-    _, oauth = _fakes(local)
-    refresh = oauth.accounts.issue_refresh_token(email, scopes, client_id=oauth.client_id)
-    credentials = Credentials(
-        token=None,
-        refresh_token=refresh,
-        token_uri=f"{local.fake_url('oauth')}/token",
-        client_id=oauth.client_id or "local-client",
-        client_secret=oauth.client_secret or "local-secret",
-    )
+    credentials = fake_credentials(local, email, scopes)
     return build(
         "calendar",
         "v3",

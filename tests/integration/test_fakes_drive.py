@@ -13,7 +13,6 @@ import httplib2
 import pytest
 import requests
 from google.auth.exceptions import RefreshError
-from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaIoBaseDownload
@@ -21,6 +20,7 @@ from googleapiclient.http import MediaIoBaseDownload
 from devstack.fakes import FakeDrive, FakeGoogleOAuth
 from devstack.fakes.drive import DOCUMENT, FOLDER, SPREADSHEET, parse_fields
 from shared.config import get_settings
+from tests.google_support import fake_credentials
 
 pytestmark = pytest.mark.stack
 
@@ -39,16 +39,8 @@ def _fakes(local: Any) -> tuple[FakeDrive, FakeGoogleOAuth]:
     return drive, oauth
 
 
-def _credentials(local: Any, email: str, scopes: tuple[str, ...]) -> Credentials:
-    _, oauth = _fakes(local)
-    refresh = oauth.accounts.issue_refresh_token(email, scopes, client_id=oauth.client_id)
-    return Credentials(
-        token=None,
-        refresh_token=refresh,
-        token_uri=f"{local.fake_url('oauth')}/token",
-        client_id=oauth.client_id or "local-client",
-        client_secret=getattr(oauth, "client_secret", None) or "local-secret",
-    )
+def _credentials(local: Any, email: str, scopes: tuple[str, ...]) -> Any:
+    return fake_credentials(local, email, scopes)
 
 
 def _service(local: Any, email: str = REP, scopes: tuple[str, ...] = (READONLY,)) -> Any:

@@ -4,22 +4,15 @@ import pytest
 
 from devstack.fakes import make_message
 from shared.adapters.gmail import GmailMailbox
-from shared.adapters.google_auth import user_credentials
 from shared.errors import NotFound, PermanentExternalError
+from tests.google_support import fake_credentials
 
 pytestmark = pytest.mark.stack
 REP = "maya@brightline.example"
 
 
 def _mailbox(local, sleeps: list[float]) -> GmailMailbox:
-    oauth = local.fakes["oauth"][0]
-    refresh = oauth.issue_refresh_token(REP)
-    credentials = user_credentials(
-        refresh,
-        client_id=oauth.client_id or "local-client",
-        client_secret=getattr(oauth, "client_secret", None) or "local-secret",
-        token_uri=f"{local.fake_url('oauth')}/token",
-    )
+    credentials = fake_credentials(local, REP)
     return GmailMailbox(credentials, endpoint=local.fake_url("gmail"), sleep=sleeps.append)
 
 
