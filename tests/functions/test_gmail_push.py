@@ -292,12 +292,18 @@ def test_gmail_to_pubsub_to_the_function_end_to_end(published):
     mail = published
     gmail_id, _ = mail.inbound(DANA.email, "Forecasting", "Could we see a demo next week?")
 
+    def delivered() -> bool:
+        return any(
+            d["route"] == "gmail" and d["status"] == 200 for d in mail.stack.relay.deliveries
+        )
+
+    # The message is recorded inside the sync, before the push is answered: wait for both.
     deadline = time.monotonic() + 30
-    while gmail_id not in mail.messages() and time.monotonic() < deadline:
+    while not (gmail_id in mail.messages() and delivered()) and time.monotonic() < deadline:
         time.sleep(0.2)
 
     assert gmail_id in mail.messages()
     assert mail.messages()[gmail_id]["route"] == "prospect_reply"
     assert mail.gmail.notifications[-1]["data"]["emailAddress"] == REP
-    assert any(d["route"] == "gmail" and d["status"] == 200 for d in mail.stack.relay.deliveries)
+    assert delivered()
     assert len(draft_tasks(mail.stack)) == 1
