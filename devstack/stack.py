@@ -156,6 +156,8 @@ class DevStack:
             "GMAIL_TOPIC": f"projects/{self.project}/topics/{GMAIL_TOPIC}",
             "SCHEDULER_INVOKER_EMAIL": SCHEDULER_INVOKER,
             "VOICE_API_CALLERS": OPERATOR_ACCOUNT,
+            "OPERATOR_API_CALLERS": OPERATOR_ACCOUNT,
+            "SEND_UNDO_SECONDS": "5",  # production: 60
             "VOICE_PROFILE_DEBOUNCE_SECONDS": "2",  # production: 30
             # One BLAS thread: the numpy embedder otherwise fights the emulator for both cores
             # (p99 of a search 229 ms vs 60 ms measured); Terraform sets the same.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     )
     function_url_maintenance: str = Field(
         "http://127.0.0.1:8087", description="Public URL of the `maintenance` function."
+    )
+    function_url_operator: str = Field(
+        "http://127.0.0.1:8086", description="Public URL of the `operator` function."
     )
 
     # --- Secret Manager -----------------------------------------------------------------
@@ -234,6 +237,33 @@ class Settings(BaseSettings):
         "gpt-4.1-mini", description="Model that writes a rep's style guide."
     )
 
+    # --- sending (defaults until an operator changes the flags) ----------------------------
+    send_mode_default: Literal["DRAFT_ONLY", "SEND_ALLOWED"] = Field(
+        "DRAFT_ONLY", description="Send mode until an operator sets one: DRAFT_ONLY never sends."
+    )
+    send_quota_mailbox_day: int = Field(50, ge=0, le=2000, description="Sends per mailbox a day.")
+    send_quota_mailbox_week: int = Field(
+        200, ge=0, le=14000, description="Sends per mailbox a week (Monday to Sunday)."
+    )
+    send_quota_team_day: int = Field(200, ge=0, description="Sends for the whole team a day.")
+    send_undo_seconds: int = Field(
+        60, ge=0, le=3600, description="An approved send waits this long; cancel stops it."
+    )
+    send_lease_seconds: int = Field(
+        120, ge=30, le=3600, description="How long a send claim holds before another may retry."
+    )
+    nurture_working_days: Annotated[tuple[int, ...], NoDecode] = Field(
+        (3, 7), description="Follow-ups: working days after the first touch (comma-separated)."
+    )
+    team_time_zone: str = Field(
+        "UTC", description="Where the team's days and weeks start (quota windows, follow-ups)."
+    )
+    operator_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="Identities (comma-separated e-mails) allowed to call the operator API "
+        "until the operator page's own sign-in lands.",
+    )
+
     # --- outside services' endpoints ----------------------------------------------------
     google_oauth_token_uri: str = Field(
         "https://oauth2.googleapis.com/token", description="Google OAuth token endpoint."
@@ -270,12 +300,25 @@ class Settings(BaseSettings):
         "link_fetch_allow_hosts",
         "voice_api_callers",
         "asset_link_allow_list",
+        "nurture_working_days",
+        "operator_api_callers",
         mode="before",
     )
     @classmethod
     def _split_issuers(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("team_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
         return value
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """Cloud Function `draft`.
 
-Cloud Tasks target (`draft-<workflow>-<version>`): gathers the lead's context, writes a reply
+Cloud Tasks target (`draft-<workflow>-<version>`, and `nurture-<workflow>-<version>-<step>`
+for a scheduled follow-up): gathers the lead's context, writes a reply
 in the owner's voice, runs the gate and puts the result in Gmail as a draft in the thread, with
 a review task and note in HubSpot. Only Cloud Tasks may call it.
 """
@@ -35,6 +36,11 @@ def draft(request: flask.Request) -> Any:
         body = json.loads(read_body(request, 16 * 1024) or b"{}")
         workflow_id = str(body["workflow_id"])
         version = int(body["version"])
+        step = int(body["nurture_step"]) if body.get("nurture_step") is not None else None
     except (ValueError, KeyError, TypeError):
-        raise BadRequest('body must be {"workflow_id", "version"}') from None
+        raise BadRequest('body must be {"workflow_id", "version", "nurture_step"?}') from None
+    if step is not None:
+        if step < 1:
+            raise BadRequest("nurture_step counts from 1")
+        return {"status": WIRING.service.run_nurture(workflow_id, version, step)}
     return {"status": WIRING.service.run(workflow_id, version)}

@@ -1,28 +1,85 @@
 """Cloud Function `operator`.
 
-The operator page: dashboard, approval queue, workflows, flags, voice training, connections,
-outcomes.
+The operator page (dashboard, approval queue, workflows, flags, voice training, connections,
+outcomes) lands with its own issue. Its JSON API comes first, for the actions the send step
+needs; every caller is a verified Google identity named in OPERATOR_API_CALLERS (the page's
+own sign-in and roles replace that list later), and every change records who made it:
+
+    GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
+    PATCH /api/flags                          {"changes": {...}, "reason"}: audited per field
+    GET   /api/audit?kind=&limit=             the audit log, newest first
+    GET   /api/queue                          drafts waiting for a person
+    GET   /api/workflows/<id>                 a workflow with its Gmail draft as it is now
+    POST  /api/workflows/<id>/approve         {"content_hash"}: the version you reviewed
+    POST  /api/workflows/<id>/cancel          stop a send within the undo window
+    POST  /api/workflows/<id>/reject          {"reason"}
+    POST  /api/workflows/<id>/edit            {"content_hash", "subject", "body", "approve"?}
+    POST  /api/workflows/<id>/regenerate      {"instruction"}
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import NotImplementedYet
+from shared.errors import BadRequest, NotFound
 from shared.runtime import Runtime
-from shared.web import entrypoint
+from shared.services.operator_api import OperatorApi
+from shared.services.send_wiring import SendWiring
+from shared.web import entrypoint, read_body
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+API = OperatorApi(SendWiring(RUNTIME))
+_AUDIENCE = SETTINGS.function_url_operator
+
+
+def _json_body(request: flask.Request) -> dict[str, Any]:
+    try:
+        body = json.loads(read_body(request, 64 * 1024) or b"{}")
+    except ValueError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
 
 
 @functions_framework.http
 @entrypoint("operator", SETTINGS)
 def operator(request: flask.Request) -> Any:
-    raise NotImplementedYet("operator: this step lands with its own issue")
+    path = "/" + request.path.strip("/")
+    if not path.startswith("/api/"):
+        raise NotFound("the operator page lands with its own issue; the API is under /api/")
+    caller = RUNTIME.verifier.verify(
+        request.headers.get("Authorization"),
+        audience=_AUDIENCE,
+        allowed_emails=SETTINGS.operator_api_callers,
+    )
+    who = caller.email
+    method = request.method
+    if path == "/api/flags" and method == "GET":
+        return API.flags()
+    if path == "/api/flags" and method == "PATCH":
+        body = _json_body(request)
+        changes = body.get("changes")
+        if not isinstance(changes, dict) or not changes:
+            raise BadRequest('body must be {"changes": {...}, "reason": "..."}')
+        return API.change_flags(changes, who=who, reason=str(body.get("reason") or ""))
+    if path == "/api/audit" and method == "GET":
+        return API.audit(request.args.get("kind"), request.args.get("limit"))
+    if path == "/api/queue" and method == "GET":
+        return API.queue()
+    if path.startswith("/api/workflows/"):
+        parts = path.removeprefix("/api/workflows/").split("/")
+        workflow_id = parts[0]
+        if len(parts) == 1 and method == "GET":
+            return API.workflow(workflow_id)
+        if len(parts) == 2 and method == "POST":
+            return API.act(workflow_id, parts[1], _json_body(request), who=who)
+    raise NotFound("no such route")

@@ -1,26 +1,33 @@
 """Cloud Function `send`.
 
-Cloud Tasks target: sends an approved draft exactly once, unless the kill switch or a re-check
-stops it.
+Cloud Tasks target (`send-<workflow>-<version>-<hash>-<approval>`, scheduled after the undo
+window): sends an approved draft exactly once, unless the kill switch, the mode, the quota or
+the last re-check stops it (recorded on the workflow and in the audit log either way). Only
+Cloud Tasks may call it.
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest, NotImplementedYet
+from shared.errors import BadRequest
 from shared.runtime import Runtime
-from shared.web import entrypoint, verify_task_caller
+from shared.services.send_wiring import SendWiring
+from shared.web import entrypoint, read_body, verify_task_caller
 
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
+WIRING = SendWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_send
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @functions_framework.http
@@ -29,4 +36,14 @@ def send(request: flask.Request) -> Any:
     if request.method != "POST":
         raise BadRequest("use POST")
     verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
-    raise NotImplementedYet("send: this step lands with its own issue")
+    try:
+        body = json.loads(read_body(request, 16 * 1024) or b"{}")
+        workflow_id = str(body["workflow_id"])
+        version = int(body["version"])
+        approved_hash = str(body["hash"])
+        seq = int(body["seq"])
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest('body must be {"workflow_id", "version", "hash", "seq"}') from None
+    if not _HASH.fullmatch(approved_hash) or version < 1 or seq < 1:
+        raise BadRequest("hash, version or seq out of shape")
+    return WIRING.service.run(workflow_id, version, approved_hash, seq)

@@ -8,8 +8,8 @@ import base64
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from shared.adapters.google_api import GoogleApi, classify_google_error
-from shared.errors import PermanentExternalError, TransientError
+from shared.adapters.google_api import GoogleApi
+from shared.errors import NotFound
 
 
 class GmailMailbox(GoogleApi):
@@ -91,22 +91,54 @@ class GmailMailbox(GoogleApi):
         hits = self.list_message_ids(f"rfc822msgid:{bare}", max_results=5)
         return hits[0]["id"] if hits else None
 
+    def thread_headers(self, thread_id: str) -> list[dict[str, Any]]:
+        """Each message of a thread: id, labels, internal date (ms) and its From and
+        Message-ID headers; drafts included (label DRAFT). [] when the thread is gone."""
+        try:
+            thread: dict[str, Any] = self._execute(
+                lambda: (
+                    self._users()
+                    .threads()
+                    .get(
+                        userId="me",
+                        id=thread_id,
+                        format="metadata",
+                        metadataHeaders=["From", "Message-ID"],
+                    )
+                ),
+                "threads.get",
+            )
+        except NotFound:
+            return []
+        found = []
+        for message in thread.get("messages", []):
+            headers = {
+                str(h.get("name", "")).lower(): str(h.get("value", ""))
+                for h in (message.get("payload") or {}).get("headers", [])
+            }
+            found.append(
+                {
+                    "id": message.get("id"),
+                    "label_ids": list(message.get("labelIds") or []),
+                    "internal_date": int(message.get("internalDate") or 0),
+                    "from": headers.get("from", ""),
+                    "message_id": headers.get("message-id", ""),
+                }
+            )
+        return found
+
     # --- writing ----------------------------------------------------------------------
     def send_raw(self, raw: bytes, thread_id: str | None = None) -> dict[str, Any]:
-        """Send once. Not retried here: the send path checks Sent before any retry."""
+        """Send once, never retried here: a failure may hide an accepted send (a timeout after
+        Gmail took it), so the send path searches Sent for its Message-ID before any retry."""
         body: dict[str, Any] = {"raw": base64.urlsafe_b64encode(raw).decode("ascii")}
         if thread_id:
             body["threadId"] = thread_id
-        from googleapiclient.errors import HttpError
-
-        try:
-            result: dict[str, Any] = self._users().messages().send(userId="me", body=body).execute()
-        except HttpError as exc:
-            if classify_google_error(exc) is not None:
-                raise TransientError(f"gmail send: failed ({exc.resp.status})") from None
-            raise PermanentExternalError(
-                "gmail send: refused", detail=str(exc.resp.status)
-            ) from None
+        result: dict[str, Any] = self._call(
+            lambda: self._users().messages().send(userId="me", body=body).execute(),
+            "messages.send",
+            attempts=1,
+        )
         return result
 
     def create_draft(self, raw: bytes, thread_id: str | None = None) -> dict[str, Any]:

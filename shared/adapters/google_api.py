@@ -137,12 +137,15 @@ class GoogleApi:
     def _not_found(self, what: str) -> AppError:
         return NotFound(f"{self.label} {what}: not found")
 
-    def _call(self, fn: Callable[[], T], what: str) -> T:
+    def _call(self, fn: Callable[[], T], what: str, *, attempts: int | None = None) -> T:
         from google.auth import exceptions as google_auth_exceptions
         from googleapiclient.errors import HttpError
 
         label = f"{self.label} {what}"
-        kwargs: dict[str, Any] = {"attempts": self.attempts, "maximum": self.backoff_max}
+        kwargs: dict[str, Any] = {
+            "attempts": attempts or self.attempts,
+            "maximum": self.backoff_max,
+        }
         if self._sleep is not None:
             kwargs["sleep"] = self._sleep
         try:

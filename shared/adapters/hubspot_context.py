@@ -11,6 +11,10 @@ CRM search) are consistent at once, so a retried draft task finds what the earli
 created instead of creating it twice. A create that may have landed (5xx, timeout) is looked up
 again before it is retried.
 
+After a send, `log_sent_email` logs the sent email (associated to the contact, company and
+deals) and `log_meeting` a booked meeting, both keyed the same way; `set_lead_status` and
+`complete_task` are plain updates, idempotent by nature.
+
 Retries, error mapping (401/403 permanent, 404 `NotFound`, 429/5xx retried then transient),
 the lazily built client and `from_settings` are those of `HubSpotRecords`.
 """
@@ -18,6 +22,7 @@ the lazily built client and `from_settings` are those of `HubSpotRecords`.
 from __future__ import annotations
 
 import html
+import json
 import re
 import zoneinfo
 from collections.abc import Iterable, Mapping
@@ -89,6 +94,10 @@ SUBJECT_LENGTH = 200
 KEY_SCAN = 100  # the contact's newest tasks (notes) searched for an earlier draft's reference
 TASK_TO_CONTACT = 204
 NOTE_TO_CONTACT = 202
+EMAIL_TO_CONTACT = 198
+EMAIL_TO_COMPANY = 186
+EMAIL_TO_DEAL = 210
+MEETING_TO_CONTACT = 200
 REFERENCE = "sales-agent ref: "
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 _REFERENCE = re.compile(re.escape(REFERENCE) + r"([A-Za-z0-9._:-]+)")
@@ -217,8 +226,9 @@ def _shorten(text: str, limit: int = SUMMARY_LENGTH) -> str:
 
 
 def _reference(body: str) -> str | None:
-    found = _REFERENCE.search(body)
-    return found.group(1) if found else None
+    """The key of the last reference line (ours is appended; an earlier one may be quoted)."""
+    found = _REFERENCE.findall(body)
+    return found[-1] if found else None
 
 
 def _engagement(plural: str, props: Mapping[str, Any]) -> Engagement | None:
@@ -242,7 +252,7 @@ def _engagement(plural: str, props: Mapping[str, Any]) -> Engagement | None:
         summary = f"{title}: {text}" if text else title
     else:
         at = at or _when(_text(props, "hs_meeting_start_time"))
-        text = _readable(_text(props, "hs_meeting_body"))
+        text = _REFERENCE.sub("", _readable(_text(props, "hs_meeting_body"))).strip()
         title = _text(props, "hs_meeting_title") or "Meeting"
         outcome = _text(props, "hs_meeting_outcome").replace("_", " ").lower()
         title = f"{title} ({outcome})" if outcome else title
@@ -306,6 +316,11 @@ def _paragraphs(text: str) -> str:
         "<p>" + "<br>".join(_escape(line) for line in block.split("\n")) + "</p>"
         for block in blocks
     )
+
+
+def _check_key(key: str) -> None:
+    if not _KEY.fullmatch(key):
+        raise ValueError("key must be 1-200 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")
 
 
 def _reasons_html(reasons: Iterable[str]) -> str:
@@ -475,8 +490,7 @@ class HubSpotContext(HubSpotRecords):
         ValueError for a key outside ``[A-Za-z0-9._:-]`` or a naive `due`, NotFound when the
         contact does not exist. Returns ``{"task_id", "note_id"}``.
         """
-        if not _KEY.fullmatch(key):
-            raise ValueError("key must be 1-200 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'")
+        _check_key(key)
         headline = _shorten(subject, SUBJECT_LENGTH) or "(no subject)"
         stamp = f"<p>{REFERENCE}{key}</p>"
         owner = {"hubspot_owner_id": owner_id} if owner_id else {}
@@ -519,7 +533,10 @@ class HubSpotContext(HubSpotRecords):
         contact_id: int,
         key: str,
         properties: dict[str, str],
+        also: Iterable[tuple[int, int]] = (),
     ) -> str:
+        """Create the engagement on the contact (and `also`: (object id, association type id)
+        pairs) unless one carrying `key` exists already; its id either way."""
         earlier = self._earlier(plural, body_property, contact_id, key)
         if earlier is not None:
             return earlier
@@ -530,17 +547,19 @@ class HubSpotContext(HubSpotRecords):
             SimplePublicObjectInputForCreate,
         )
 
+        links = [(int(contact_id), type_id), *((int(i), int(t)) for i, t in also)]
         request = SimplePublicObjectInputForCreate(
             properties=properties,
             associations=[
                 PublicAssociationsForObject(
-                    to=PublicObjectId(id=str(int(contact_id))),
+                    to=PublicObjectId(id=str(object_id)),
                     types=[
                         AssociationSpec(
-                            association_category="HUBSPOT_DEFINED", association_type_id=type_id
+                            association_category="HUBSPOT_DEFINED", association_type_id=link_type
                         )
                     ],
                 )
+                for object_id, link_type in links
             ],
         )
         attempts = 0
@@ -558,3 +577,121 @@ class HubSpotContext(HubSpotRecords):
 
         made = self._call(create, f"{plural} create")
         return made if isinstance(made, str) else str(made.id)
+
+    # ------------------------------------------------------------------ after a send
+
+    def log_sent_email(
+        self,
+        *,
+        key: str,
+        contact_id: int,
+        company_id: int | None,
+        deal_ids: Iterable[int],
+        owner_id: str | None,
+        sender: str,
+        to: str,
+        subject: str,
+        body: str,
+        sent_at: datetime,
+    ) -> str:
+        """The sent email on the contact's timeline, also on the company and deals; its id.
+
+        Idempotent by `key` (for example ``send-<workflow>-<version>``). The reference line
+        follows a ``-- `` signature separator, so reading the email back as a reply or voice
+        sample leaves it out. Raises ValueError for a bad key or a naive `sent_at`, NotFound
+        when the contact does not exist.
+        """
+        _check_key(key)
+        text = body.replace("\r\n", "\n").rstrip()
+        headers = {"from": {"email": sender}, "to": [{"email": to}], "cc": [], "bcc": []}
+        properties = {
+            "hs_timestamp": _millis(sent_at),
+            "hs_email_direction": "EMAIL",
+            "hs_email_status": "SENT",
+            "hs_email_subject": subject,
+            "hs_email_text": f"{text}\n\n-- \n{REFERENCE}{key}",
+            "hs_email_headers": json.dumps(headers),
+            **({"hubspot_owner_id": owner_id} if owner_id else {}),
+        }
+        also = [(company_id, EMAIL_TO_COMPANY)] if company_id is not None else []
+        also += [(deal, EMAIL_TO_DEAL) for deal in dict.fromkeys(int(d) for d in deal_ids)]
+        return self._ensure(
+            "emails", "hs_email_text", EMAIL_TO_CONTACT, contact_id, key, properties, also
+        )
+
+    def set_lead_status(self, contact_id: int, status: str) -> None:
+        """Set the contact's `hs_lead_status` (e.g. ``ATTEMPTED_TO_CONTACT``, ``CONNECTED``).
+
+        Raises ValueError for an empty status, NotFound when the contact does not exist.
+        """
+        if not status.strip():
+            raise ValueError("status must not be empty")
+        self._set_properties(
+            "contacts",
+            str(int(contact_id)),
+            {"hs_lead_status": status.strip()},
+            f"contact {contact_id}",
+        )
+
+    def complete_task(self, task_id: str) -> None:
+        """Mark the task completed; a task HubSpot no longer has is left alone."""
+        if not str(task_id).strip():
+            raise ValueError("task_id must not be empty")
+        try:
+            self._set_properties(
+                "tasks", str(task_id), {"hs_task_status": "COMPLETED"}, f"task {task_id}"
+            )
+        except NotFound:
+            return
+
+    def log_meeting(
+        self,
+        *,
+        key: str,
+        contact_id: int,
+        owner_id: str | None,
+        title: str,
+        start: datetime,
+        end: datetime,
+        body: str,
+        location: str | None,
+    ) -> str:
+        """A scheduled meeting on the contact's timeline; its id. Idempotent by `key`.
+
+        Raises ValueError for a bad key, naive times or an end before the start, NotFound
+        when the contact does not exist.
+        """
+        _check_key(key)
+        begins, ends = _millis(start), _millis(end)
+        if end < start:
+            raise ValueError("a meeting cannot end before it starts")
+        properties = {
+            "hs_timestamp": begins,
+            "hs_meeting_title": title,
+            "hs_meeting_body": f"{_paragraphs(body)}<p>{REFERENCE}{key}</p>",
+            "hs_meeting_start_time": begins,
+            "hs_meeting_end_time": ends,
+            "hs_meeting_outcome": "SCHEDULED",
+            **({"hs_meeting_location": location} if location else {}),
+            **({"hubspot_owner_id": owner_id} if owner_id else {}),
+        }
+        return self._ensure(
+            "meetings", "hs_meeting_body", MEETING_TO_CONTACT, contact_id, key, properties
+        )
+
+    def _set_properties(
+        self, plural: str, object_id: str, properties: dict[str, str], what: str
+    ) -> None:
+        from hubspot.crm.objects import SimplePublicObjectInput
+
+        request = SimplePublicObjectInput(properties=properties)
+        self._call(
+            partial(
+                self._crm().objects.basic_api.update,
+                plural,
+                object_id,
+                request,
+                _request_timeout=self.timeout,
+            ),
+            what,
+        )

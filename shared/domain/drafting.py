@@ -220,6 +220,7 @@ class OfflineInputs:
     slot_texts: tuple[str, ...] = ()
     company: str | None = None
     confirmed: str | None = None  # the accepted-meeting context item, when there is one
+    follow_up: int = 0  # the nurture step (1, 2...) when the prospect has not answered yet
 
 
 def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
@@ -232,6 +233,12 @@ def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
     if inputs.confirmed:
         when = inputs.confirmed.split(": ", 1)[-1].split(". Confirm", 1)[0]
         lines.append(f"Great, {when} it is. You'll have the calendar invite shortly.")
+    elif inputs.follow_up:
+        lines.append(
+            "Following up on my last note, in case it got buried."
+            if inputs.follow_up == 1
+            else "One last nudge from me; if now is not the right time, just say so."
+        )
     elif inputs.ask:
         lines.append("Thanks for getting back to me.")
     else:

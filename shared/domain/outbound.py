@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 _PREFIX = "salesagent."
 _OURS = re.compile(
@@ -63,3 +64,37 @@ def compose(
         message["References"] = " ".join(dict.fromkeys([*references, in_reply_to]))
     message.set_content(body)
     return message.as_bytes()
+
+
+@dataclass(frozen=True)
+class DraftContent:
+    """What a Gmail draft would send, read back from its RFC 822 bytes."""
+
+    to: str  # the bare address; "" when missing or not exactly one address
+    subject: str
+    body: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    extra_recipients: bool  # Cc/Bcc or a second To address (added in Gmail)
+
+
+def read_draft(raw: bytes) -> DraftContent:
+    from email import message_from_bytes, policy
+    from email.utils import getaddresses
+
+    parsed = message_from_bytes(raw, policy=policy.default)
+    addresses = [a for _, a in getaddresses([str(v) for v in parsed.get_all("To") or []]) if a]
+    copies = [str(v) for v in (parsed.get_all("Cc") or []) + (parsed.get_all("Bcc") or [])]
+    body_part = parsed.get_body(("plain",)) if hasattr(parsed, "get_body") else None
+    body = str(body_part.get_content()) if body_part is not None else ""
+    references = tuple(str(parsed.get("References") or "").split())
+    return DraftContent(
+        to=addresses[0].lower() if len(addresses) == 1 else "",
+        subject=str(parsed.get("Subject") or ""),
+        body=body,
+        message_id=str(parsed.get("Message-ID") or "").strip(),
+        in_reply_to=str(parsed.get("In-Reply-To") or "").strip() or None,
+        references=references,
+        extra_recipients=len(addresses) > 1 or any(c.strip() for c in copies),
+    )

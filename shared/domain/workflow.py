@@ -11,7 +11,10 @@ class WorkflowState(StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"
     NEEDS_INPUT = "needs_input"  # the draft needs the rep's answer first
     BLOCKED = "blocked"  # the gate refused to draft or send
-    APPROVED = "approved"
+    APPROVED = "approved"  # a send is scheduled after the undo window (or, in DRAFT_ONLY, the
+    # rep sends it from Gmail)
+    SUPPRESSED = "suppressed"  # approved, but the kill switch or the mode held the send
+    REJECTED = "rejected"  # a person rejected the draft; a new reply drafts again
     SENDING = "sending"
     SENT = "sent"
     WAITING_REPLY = "waiting_reply"  # sent; a nurture step may follow

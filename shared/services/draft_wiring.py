@@ -17,6 +17,7 @@ from shared.services.voice_wiring import VoiceWiring
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
+    from shared.services.send_wiring import SendWiring
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +72,10 @@ class DraftWiring:
     def free_slots(self, rep: str, prospect_tz: str | None) -> list[OfferedSlot]:
         from datetime import UTC, datetime
 
-        from shared.adapters.calendar import CalendarClient
         from shared.domain.slots import WorkingHours, describe, free_slots, known_time_zone
 
         try:
-            calendar = self._calendar(rep, CalendarClient)
+            calendar = self.calendar_for(rep)
             rep_tz = known_time_zone(calendar.timezone()) or "UTC"
             now = datetime.now(UTC)
             busy = calendar.busy(rep, now, now + timedelta(days=10))
@@ -89,8 +89,9 @@ class DraftWiring:
         )
         return [OfferedSlot(describe(slot, tz), slot.start, slot.end, tz) for slot in slots]
 
-    def _calendar(self, rep: str, client_class: Any) -> Any:
+    def calendar_for(self, rep: str) -> Any:
         """One calendar client per rep and instance, so its access token is reused."""
+        from shared.adapters.calendar import CalendarClient
         from shared.services.mailboxes import FreshClient
 
         if rep not in self._calendars:
@@ -99,7 +100,7 @@ class DraftWiring:
             access = self.voice.access
 
             def make() -> Any:
-                return client_class(
+                return CalendarClient(
                     access.credentials_for(rep, data.get("token_secret")),
                     endpoint=self.settings.calendar_api_endpoint,
                     attempts=self.settings.http_max_attempts,
@@ -124,6 +125,12 @@ class DraftWiring:
         )
 
     @cached_property
+    def sending(self) -> SendWiring:
+        from shared.services.send_wiring import SendWiring
+
+        return SendWiring(self.runtime, drafts=self)
+
+    @cached_property
     def service(self) -> DraftService:
         settings = self.settings
         policy = GatePolicy(
@@ -140,6 +147,9 @@ class DraftWiring:
                 assets=self.assets,
                 free_slots=self.free_slots,
                 writer=self.writer,
+                quota=self.sending.quota,
+                reschedule=self.sending.reschedule_follow_up,
+                drafted=self.sending.auto_approve,
             ),
             policy,
             budget_tokens=settings.draft_prompt_budget_tokens,

@@ -34,6 +34,7 @@ from shared.domain.drafting import (
 )
 from shared.domain.gate import DraftFacts, GatePolicy, Verdict, decide
 from shared.domain.outbound import compose, make_message_id, reply_subject
+from shared.domain.sending import content_hash
 from shared.domain.workflow import WorkflowState
 from shared.errors import NotFound, PermanentExternalError
 
@@ -83,6 +84,10 @@ class Sources:
     assets: Callable[[Situation], list[Any]]  # situation -> AssetHit list
     free_slots: Callable[[str, str | None], list[OfferedSlot]]  # rep, prospect tz
     writer: Callable[[], Any | None]  # -> DraftWriter or None (offline)
+    quota: Callable[[str], dict[str, Any] | None] = lambda mailbox: None  # would a send fit?
+    # a follow-up that must wait (an auto-reply said "back on..."): (workflow, version, step, at)
+    reschedule: Callable[[str, int, int, datetime], None] = lambda *args: None
+    drafted: Callable[[str], None] = lambda workflow_id: None  # e.g. the auto-approve policy
 
 
 class DraftService:
@@ -107,6 +112,79 @@ class DraftService:
         claimed = self._claim(workflow_id, version)
         if claimed is None:
             return "skipped"
+        state = self._run_claimed(workflow_id, version, claimed)
+        if state == WorkflowState.AWAITING_APPROVAL.value:
+            self.sources.drafted(workflow_id)
+        return state
+
+    def run_nurture(self, workflow_id: str, version: int, step: int) -> str:
+        """Follow-up `step`, scheduled when version `version` was sent: drafted only if
+        nothing happened since (a reply, an unsubscribe, a bounce, a booked meeting, a deal
+        moving or an operator's action all make a new version or stop the sequence)."""
+        ref = self._ref(workflow_id)
+        now = _now()
+
+        def start(transaction: Any) -> tuple[str, Any]:
+            snap = ref.get(transaction=transaction)
+            data = snap.to_dict() or {} if snap.exists else {}
+            nurture = data.get("nurture") or {}
+            pending = nurture.get("pending") or {}
+            current = int(data.get("version") or 0)
+            if int(nurture.get("step") or 0) == step and nurture.get("step_version") == current:
+                return "run", current  # a retry of a step already started
+            reason = None
+            if current != version:
+                reason = "the workflow moved on (a reply or another change)"
+            elif data.get("state") != WorkflowState.WAITING_REPLY.value:
+                reason = f"the workflow is {data.get('state')}"
+            elif nurture.get("stopped"):
+                reason = f"the sequence stopped: {nurture['stopped']}"
+            elif int(pending.get("step") or 0) != step:
+                reason = "this follow-up is no longer pending"
+            if reason is not None:
+                if int(pending.get("step") or 0) == step:
+                    transaction.update(
+                        ref,
+                        {
+                            "nurture.pending": None,
+                            "nurture.cancelled": {"step": step, "at": now, "reason": reason},
+                        },
+                    )
+                return "cancelled", reason
+            resume = nurture.get("resume_after")
+            if isinstance(resume, datetime) and resume > now:
+                transaction.update(ref, {"nurture.pending.at": resume})
+                return "later", resume
+            transaction.update(
+                ref,
+                {
+                    "state": WorkflowState.QUEUED.value,
+                    "version": current + 1,
+                    "nurture.step": step,
+                    "nurture.step_version": current + 1,
+                    "nurture.pending": None,
+                    "updated_at": now,
+                },
+            )
+            transaction.set(
+                ref.collection("events").document(f"follow-up-{step}"),
+                {"type": "follow_up_due", "recorded_at": now, "step": step},
+            )
+            return "run", current + 1
+
+        outcome, value = self.store.run_transaction(start)
+        if outcome == "later":
+            self.sources.reschedule(workflow_id, version, step, value)
+            return "deferred"
+        if outcome == "cancelled":
+            log.info(
+                "follow-up cancelled",
+                extra={"fields": {"workflow_id": workflow_id, "step": step, "reason": value}},
+            )
+            return "cancelled"
+        return self.run(workflow_id, int(value))
+
+    def _run_claimed(self, workflow_id: str, version: int, claimed: dict[str, Any]) -> str:
         try:
             return self._draft(workflow_id, version, claimed)
         except NotFound as exc:  # the contact or the mailbox is gone: the rep decides
@@ -147,15 +225,50 @@ class DraftService:
         if suppression.exists and (suppression.to_dict() or {}).get("active"):
             suppressed = True
         thread = self._thread(mailbox, workflow.get("thread_id"))
-        ask = thread[-1]["new_text"] if thread else self._first_touch_ask(workflow)
+        nurture = workflow.get("nurture") or {}
+        follow_up = int(nurture.get("step") or 0) if nurture.get("step_version") == version else 0
+        sent_before = list(workflow.get("sends") or [])
+        if follow_up:
+            ask = None  # nobody asked anything: we follow up on what we sent
+            thread = [m for m in thread if m["route"] == "prospect_reply"] + [
+                {
+                    "message_id": s.get("message_id"),
+                    "references": [],
+                    "from_email": mailbox,
+                    "subject": s.get("subject") or "",
+                    "new_text": s.get("body") or "",
+                    "route": "rep_sent",
+                    "at": s.get("sent_at"),
+                }
+                for s in sent_before
+            ]
+            thread.sort(key=lambda m: m["at"] or _now())
+        elif thread:
+            ask = thread[-1]["new_text"]
+        else:
+            ask = self._first_touch_ask(workflow)
+        if follow_up and context is not None and "deal_stages" in nurture:
+            stages = {str(d.id): d.stage for d in context.deals}
+            if stages != nurture["deal_stages"]:
+                return self._stop_sequence(workflow_id, version, "the deal moved in HubSpot")
         industry = context.company.industry if context and context.company else None
         situation = Situation(ask or "first reply to a new lead", industry=industry)
         items = self._items(workflow, context, thread, ask, mailbox, situation)
-        prompt = build_prompt(items, task=self._task(thread), budget_tokens=self.budget_tokens)
+        task = self._task(thread)
+        if follow_up:
+            task = (
+                f"Write follow-up number {follow_up}: the prospect has not answered what we "
+                "sent (the thread items). Short, friendly, one new useful thing, one clear "
+                "next step; no guilt and no repeating the first note."
+            )
+        instruction = workflow.get("instruction") or {}
+        if instruction.get("version") == version and instruction.get("text"):
+            task += f" The rep's instruction for this rewrite: {instruction['text']}"
+        prompt = build_prompt(items, task=task, budget_tokens=self.budget_tokens)
         writer = self.sources.writer()
         usage: dict[str, Any] | None = None
         if writer is None:
-            answer = self._offline(context, mailbox, ask, thread, items)
+            answer = self._offline(context, mailbox, ask, thread, items, follow_up)
         else:
             try:
                 answer, spent = writer.write(prompt)
@@ -186,6 +299,11 @@ class DraftService:
             inbound_text=ask or "",
         )
         result = decide(facts, self.policy, prompt.system + prompt.user)
+        gate = result.as_json()
+        quota = self.sources.quota(mailbox)
+        if quota is not None:
+            # Reported, not enforced: a draft counts against nothing; the send step defers.
+            gate["quota"] = quota
         record: dict[str, Any] = {
             "subject": answer.subject,
             "body": answer.body,
@@ -197,9 +315,12 @@ class DraftService:
             "context_dropped": list(prompt.dropped),
             "prompt_tokens_estimate": prompt.estimated_tokens,
             "usage": usage,
-            "gate": result.as_json(),
+            "gate": gate,
             "to": to,
             "mailbox": mailbox,
+            "content_hash": content_hash(to, answer.subject, answer.body),
+            "lifecycle_stage": context.lifecycle_stage if context else None,
+            "follow_up": follow_up,
             "created_at": _now(),
         }
         record["offered_slots"] = [slot.as_json() for slot in self._offered]
@@ -274,6 +395,33 @@ class DraftService:
             extra={"fields": {"workflow_id": workflow_id, "state": state.value, "kept": written}},
         )
         return state.value if written else "stale"
+
+    def _stop_sequence(self, workflow_id: str, version: int, reason: str) -> str:
+        """A follow-up that should not go: the sequence ends, the workflow waits for the
+        prospect again, and no draft is written."""
+        ref = self._ref(workflow_id)
+
+        def stop(transaction: Any) -> bool:
+            snap = ref.get(transaction=transaction)
+            if int((snap.to_dict() or {}).get("version") or 0) != version:
+                return False
+            now = _now()
+            transaction.update(
+                ref,
+                {
+                    "state": WorkflowState.WAITING_REPLY.value,
+                    "nurture.stopped": reason,
+                    "nurture.pending": None,
+                    "updated_at": now,
+                },
+            )
+            transaction.set(
+                ref.collection("events").document(f"sequence-stopped-{version}"),
+                {"type": "sequence_stopped", "recorded_at": now, "reason": reason},
+            )
+            return True
+
+        return "sequence_stopped" if self.store.run_transaction(stop) else "stale"
 
     def _thread(self, mailbox: str, thread_id: str | None) -> list[dict[str, Any]]:
         if not thread_id:
@@ -411,6 +559,7 @@ class DraftService:
         ask: str | None,
         thread: list[dict[str, Any]],
         items: list[ContextItem],
+        follow_up: int = 0,
     ) -> DraftAnswer:
         guide = self.sources.voice_guide(mailbox) or ""
         greeting = _between(guide, 'Greeting: usually "', " <first name>")
@@ -434,6 +583,7 @@ class DraftService:
                 asset_link=link,
                 slot_texts=tuple(i.text for i in items if i.id.startswith("slot.")),
                 confirmed=next((i.text for i in items if i.id == "meeting"), None),
+                follow_up=follow_up,
                 company=context.company.name if context is not None and context.company else None,
             )
         )
@@ -463,16 +613,30 @@ class DraftService:
         thread_id = workflow.get("thread_id")
         previous = workflow.get("draft") or {}
         draft_id = workflow.get("draft_id")
+        instruction = workflow.get("instruction") or {}
+        rewrite_asked = instruction.get("version") == version
         if draft_id:
             try:
                 current = gmail.get_draft(draft_id)
                 stored = _draft_body(current)
-                if previous.get("body_hash") and body_hash(stored) != previous["body_hash"]:
+                edited = previous.get("edited_by_person") or (
+                    previous.get("body_hash") and body_hash(stored) != previous["body_hash"]
+                )
+                if edited and not rewrite_asked:
                     return {
                         "draft_id": draft_id,
                         "kept_rep_edit": True,
                         "message_id": previous.get("message_id"),
                         "body_hash": previous.get("body_hash"),
+                        # the person's text stands: its hash is known only for page edits
+                        "subject": previous.get("subject"),
+                        "body": previous.get("body"),
+                        "edited_by_person": bool(previous.get("edited_by_person")),
+                        "content_hash": (
+                            previous.get("content_hash")
+                            if previous.get("edited_by_person")
+                            else None
+                        ),
                     }
                 gmail.update_draft(draft_id, raw, thread_id)
                 return {

@@ -120,6 +120,18 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _cancel_follow_up(workflow: Any, reason: str, now: datetime) -> dict[str, Any]:
+    """Field updates that cancel the workflow's pending follow-up, if it has one (its task
+    still fires, finds a newer version and does nothing)."""
+    pending = (_field(workflow, "nurture") or {}).get("pending")
+    if not pending:
+        return {}
+    return {
+        "nurture.pending": None,
+        "nurture.cancelled": {"step": pending.get("step"), "at": now, "reason": reason},
+    }
+
+
 def _field(snapshot: Any, name: str) -> Any:
     """A top-level field of a document snapshot, None when absent (`.get` raises KeyError)."""
     return (snapshot.to_dict() or {}).get(name) if snapshot.exists else None
@@ -425,6 +437,7 @@ class MailIntake:
                 update["state"] = WorkflowState.QUEUED.value
             if intent is not None and intent.intent is Intent.NOT_INTERESTED:
                 update["nurture.stopped"] = "not interested"
+            update.update(_cancel_follow_up(current, "the prospect replied", now))
             writes.append(("update", current.reference, update))
             plan.workflow_id, plan.version = current.id, version
             plan.changes.append(f"workflow advanced to version {version}")
@@ -696,6 +709,7 @@ class MailIntake:
                     workflow.reference,
                     {
                         **fields,
+                        **_cancel_follow_up(workflow, event, now),
                         "version": int(_field(workflow, "version") or 1) + 1,
                         "updated_at": now,
                     },

@@ -1,0 +1,135 @@
+"""The operator API's answers: plain JSON built from the flags, the audit log, the workflows
+and the approvals. Email content is returned as data (the page escapes it); nothing of a
+secret is ever part of a workflow, so nothing here needs redacting."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import BadRequest, NotFound
+
+if TYPE_CHECKING:
+    from shared.services.send_wiring import SendWiring
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+_HASH = re.compile(r"[0-9a-f]{64}")
+QUEUE_STATES = ("awaiting_approval", "needs_input", "approved", "suppressed")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _hash(body: dict[str, Any]) -> str:
+    value = str(body.get("content_hash") or "")
+    if not _HASH.fullmatch(value):
+        raise BadRequest("content_hash: the 64-character hash of the draft you reviewed")
+    return value
+
+
+class OperatorApi:
+    def __init__(self, wiring: SendWiring) -> None:
+        self.wiring = wiring
+
+    @property
+    def _db(self) -> Any:
+        return self.wiring.runtime.store.db
+
+    def flags(self) -> dict[str, Any]:
+        return {"flags": _plain(self.wiring.flags.current())}
+
+    def change_flags(self, changes: dict[str, Any], *, who: str, reason: str) -> dict[str, Any]:
+        return _plain(self.wiring.flags.change(changes, who=who, reason=reason))  # type: ignore[no-any-return]
+
+    def audit(self, kind: str | None, limit: str | None) -> dict[str, Any]:
+        try:
+            count = max(1, min(int(limit or 100), 500))
+        except ValueError:
+            raise BadRequest("limit: a number from 1 to 500") from None
+        if kind is not None and not _ID.fullmatch(kind):
+            raise BadRequest("kind: letters, digits, _ and -")
+        return {"entries": _plain(self.wiring.audit.entries(kind=kind, limit=count))}
+
+    def queue(self) -> dict[str, Any]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self._db.collection("workflows").where(
+            filter=FieldFilter("state", "in", list(QUEUE_STATES))
+        )
+        items = []
+        for snap in query.limit(200).stream():
+            data = snap.to_dict() or {}
+            draft = data.get("draft") or {}
+            items.append(
+                {
+                    "id": snap.id,
+                    "state": data.get("state"),
+                    "to": draft.get("to"),
+                    "subject": draft.get("subject"),
+                    "verdict": (draft.get("gate") or {}).get("verdict"),
+                    "risk": (draft.get("gate") or {}).get("risk"),
+                    "approval": _plain(data.get("approval")),
+                    "send": _plain(data.get("send")),
+                    "updated_at": _plain(data.get("updated_at")),
+                }
+            )
+        items.sort(key=lambda i: str(i["updated_at"] or ""), reverse=True)
+        return {"items": items}
+
+    def workflow(self, workflow_id: str) -> dict[str, Any]:
+        if not _ID.fullmatch(workflow_id):
+            raise NotFound("no such workflow")
+        snap = self._db.collection("workflows").document(workflow_id).get()
+        if not snap.exists:
+            raise NotFound("no such workflow")
+        data = snap.to_dict() or {}
+        current: dict[str, Any] | None = None
+        if data.get("draft_id"):
+            try:
+                content, digest, _ = self.wiring.approvals.current_draft(data)
+                current = {
+                    "to": content.to,
+                    "subject": content.subject,
+                    "body": content.body,
+                    "content_hash": digest,
+                }
+            except Exception as exc:
+                current = {"error": getattr(exc, "public_message", "the draft cannot be read")}
+        return {"workflow": _plain(data), "gmail_draft": current}
+
+    def act(self, workflow_id: str, action: str, body: dict[str, Any], *, who: str) -> Any:
+        if not _ID.fullmatch(workflow_id):
+            raise NotFound("no such workflow")
+        approvals = self.wiring.approvals
+        if action == "approve":
+            return {"approval": approvals.approve(workflow_id, by=who, reviewed_hash=_hash(body))}
+        if action == "cancel":
+            return approvals.cancel(workflow_id, by=who)
+        if action == "reject":
+            return approvals.reject(workflow_id, by=who, reason=str(body.get("reason") or ""))
+        if action == "edit":
+            edited = approvals.edit(
+                workflow_id,
+                by=who,
+                reviewed_hash=_hash(body),
+                subject=str(body.get("subject") or ""),
+                body=str(body.get("body") or ""),
+            )
+            if body.get("approve") is True:
+                edited["approval"] = approvals.approve(
+                    workflow_id, by=who, reviewed_hash=edited["content_hash"]
+                )
+            return edited
+        if action == "regenerate":
+            return approvals.regenerate(
+                workflow_id, by=who, instruction=str(body.get("instruction") or "")
+            )
+        raise NotFound("no such action")
