@@ -168,7 +168,12 @@ def seed(stack: Any, *, connect: bool = True) -> dict[str, Any]:
     gmail, _ = stack.fakes["gmail"]
     seed_gmail(gmail)
     oauth, _ = stack.fakes["oauth"]
-    refresh_token = oauth.issue_refresh_token(REP_EMAIL)
+    # The grant the connections page asks for: the default read scopes plus creating invites.
+    from devstack.fakes import DEFAULT_SCOPES
+
+    refresh_token = oauth.issue_refresh_token(
+        REP_EMAIL, (*DEFAULT_SCOPES, "https://www.googleapis.com/auth/calendar.events")
+    )
     secrets = SecretStore(stack.project, stack.secrets.address)
     secrets.write("hubspot-client-secret", HUBSPOT_CLIENT_SECRET)
     secrets.write("hubspot-access-token", next(iter(hubspot.tokens)))

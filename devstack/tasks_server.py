@@ -357,6 +357,11 @@ class CloudTasksServer:
             self._heap.clear()
             self._history.clear()
             self._cond.notify_all()
+            # A dispatch already under way would write into whatever comes next (a test
+            # reusing the same workflow id): let it finish first.
+            deadline = time.monotonic() + 30
+            while self._in_flight and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
 
     # ---- queues ----------------------------------------------------------------------------
 

@@ -289,6 +289,9 @@ class Settings(BaseSettings):
     http_max_attempts: int = Field(
         5, ge=1, le=10, description="Attempts for a retryable call to an outside API."
     )
+    http_timeout_seconds: float = Field(
+        30.0, gt=0, le=300, description="Longest wait for one answer from Gmail, Drive, Calendar."
+    )
     http_backoff_max_seconds: float = Field(
         30.0, gt=0, description="Longest wait between two attempts (Retry-After is capped)."
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -105,11 +106,15 @@ class GoogleApi:
         self.attempts = attempts
         self.backoff_max = backoff_max
         self._sleep = sleep
-        self._service: Any = None
+        self._local = threading.local()
 
     @property
     def service(self) -> Any:
-        if self._service is None:
+        """The discovery client of this thread: httplib2 connections are not thread-safe, so
+        threads of one instance (functions-framework serves requests concurrently) that share
+        an adapter each get their own; the credentials (and their access token) are shared."""
+        service = getattr(self._local, "service", None)
+        if service is None:
             import google_auth_httplib2
             import httplib2
             from googleapiclient.discovery import build
@@ -118,7 +123,7 @@ class GoogleApi:
                 self.credentials, http=httplib2.Http(timeout=self.timeout)
             )
             options = {"api_endpoint": self.endpoint} if self.endpoint else None
-            self._service = build(
+            service = build(
                 self.api,
                 self.version,
                 http=http,
@@ -126,7 +131,8 @@ class GoogleApi:
                 cache_discovery=False,
                 client_options=options,
             )
-        return self._service
+            self._local.service = service
+        return service
 
     def _special_error(
         self, status: int, reasons: set[str], exc: Any, what: str

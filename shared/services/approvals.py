@@ -23,7 +23,7 @@ from shared.domain.outbound import DraftContent, compose, read_draft
 from shared.domain.sending import SendMode, auto_approval, content_hash
 from shared.domain.workflow import WorkflowState
 from shared.errors import BadRequest, ConflictError, NotFound
-from shared.services.sending import SendTarget, send_task_name
+from shared.services.sending import SendTarget, mailbox_of, send_task_name
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -77,7 +77,7 @@ class Approvals:
     def current_draft(self, workflow: dict[str, Any]) -> tuple[DraftContent, str, str | None]:
         """(content, hash, thread id) of the Gmail draft as it is now."""
         draft_id = workflow.get("draft_id")
-        mailbox = str(workflow.get("mailbox") or (workflow.get("draft") or {}).get("mailbox"))
+        mailbox = mailbox_of(workflow)
         if not draft_id:
             raise ConflictError("this workflow has no draft to approve")
         try:
@@ -279,7 +279,7 @@ class Approvals:
             self.tasks.delete(self.target.send_queue, str(task))
         if data.get("draft_id"):
             with contextlib.suppress(NotFound):
-                self.gmail_for(str(data.get("mailbox"))).delete_draft(str(data["draft_id"]))
+                self.gmail_for(mailbox_of(data)).delete_draft(str(data["draft_id"]))
         return {"rejected": True}
 
     def edit(
@@ -298,7 +298,7 @@ class Approvals:
         content, current, thread_id = self.current_draft(workflow)
         if reviewed_hash != current:
             raise ConflictError("the draft changed since you read it: review it again")
-        mailbox = str(workflow.get("mailbox"))
+        mailbox = mailbox_of(workflow)
         raw = compose(
             sender=mailbox,
             to=content.to,

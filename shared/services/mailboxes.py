@@ -120,6 +120,7 @@ class MailboxAccess:
                 client = GmailMailbox(
                     credentials,
                     endpoint=self.settings.gmail_api_endpoint,
+                    timeout=self.settings.http_timeout_seconds,
                     attempts=self.settings.http_max_attempts,
                     backoff_max=self.settings.http_backoff_max_seconds,
                 )

@@ -89,6 +89,11 @@ class _Claim:
     reason: str | None = None
 
 
+def mailbox_of(workflow: dict[str, Any]) -> str:
+    """The sending mailbox: the thread's, or the owner's the draft step resolved."""
+    return str(workflow.get("mailbox") or (workflow.get("draft") or {}).get("mailbox") or "")
+
+
 def send_task_name(workflow_id: str, version: int, approved_hash: str, seq: int) -> str:
     return task_id("send", workflow_id, version, approved_hash[:12], seq)
 
@@ -183,7 +188,7 @@ class SendService:
             counters: dict[str, int] = {}
             if not reserved:
                 windows = quota_windows(
-                    mailbox=str(data.get("mailbox") or ""),
+                    mailbox=mailbox_of(data),
                     team=self.team,
                     now=now,
                     time_zone=self.time_zone,
@@ -229,9 +234,7 @@ class SendService:
                         "lease_until": now + self.lease,
                         "attempts": int(send.get("attempts") or 0) + 1 if same_send else 1,
                         "reserved": reserved,
-                        "message_id": send_message_id(
-                            workflow_id, version, str(data.get("mailbox") or ""), seq
-                        ),
+                        "message_id": send_message_id(workflow_id, version, mailbox_of(data), seq),
                         "at": now,
                     },
                     "updated_at": now,
@@ -294,7 +297,7 @@ class SendService:
         self, workflow_id: str, version: int, approved_hash: str, seq: int, claim: _Claim
     ) -> dict[str, Any]:
         workflow = claim.workflow
-        mailbox = str(workflow.get("mailbox") or (workflow.get("draft") or {}).get("mailbox"))
+        mailbox = mailbox_of(workflow)
         message_id = send_message_id(workflow_id, version, mailbox, seq)
         gmail = self.sources.gmail_for(mailbox)
         if claim.retry:
@@ -539,7 +542,7 @@ class SendService:
                 "sent",
                 key=f"sent-{workflow_id}-{seq}",
                 workflow_id=workflow_id,
-                mailbox=data.get("mailbox"),
+                mailbox=mailbox_of(data),
                 to=draft.get("to"),
                 subject=draft.get("subject"),
                 body_hash=approval.get("hash"),
@@ -571,7 +574,7 @@ class SendService:
         if send.get("effects_done"):
             return {"effects": send.get("effects") or {}}
         draft = workflow.get("draft") or {}
-        mailbox = str(workflow.get("mailbox") or draft.get("mailbox"))
+        mailbox = mailbox_of(workflow)
         seq = int(send.get("seq") or 0)
         effects: dict[str, Any] = {}
         if workflow.get("draft_id"):
@@ -581,7 +584,13 @@ class SendService:
         effects.update(self._hubspot(workflow_id, workflow, seq))
         meeting = draft.get("meeting")
         if meeting:
-            effects["meeting"] = self._meeting(workflow_id, workflow, meeting)
+            try:
+                effects["meeting"] = self._meeting(workflow_id, workflow, meeting)
+            except PermanentExternalError as exc:  # e.g. the grant lacks calendar.events
+                effects["meeting"] = {"booked": False, "reason": exc.public_message}
+                self._ref(workflow_id).update(
+                    {"meeting": {"booked": False, "error": exc.public_message}}
+                )
         pending = (workflow.get("nurture") or {}).get("pending")
         if pending and pending.get("at") and not effects.get("meeting", {}).get("booked"):
             self.tasks.enqueue(
@@ -632,7 +641,7 @@ class SendService:
                 company_id=context.company.id if context.company else None,
                 deal_ids=[d.id for d in context.deals],
                 owner_id=context.owner.id if context.owner else None,
-                sender=str(workflow.get("mailbox") or ""),
+                sender=mailbox_of(workflow),
                 to=str(draft.get("to") or ""),
                 subject=str(draft.get("subject") or ""),
                 body=str(draft.get("body") or ""),
@@ -653,7 +662,7 @@ class SendService:
     def _meeting(
         self, workflow_id: str, workflow: dict[str, Any], meeting: dict[str, Any]
     ) -> dict[str, Any]:
-        mailbox = str(workflow.get("mailbox") or "")
+        mailbox = mailbox_of(workflow)
         start = datetime.fromisoformat(str(meeting["start"]))
         end = datetime.fromisoformat(str(meeting["end"]))
         calendar = self.sources.calendar_for(mailbox)
