@@ -38,6 +38,14 @@ def send(request: flask.Request) -> Any:
     verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
     try:
         body = json.loads(read_body(request, 16 * 1024) or b"{}")
+        if isinstance(body, dict) and body.get("gmail_id"):
+            # The rep sent our draft from Gmail: record it like ours (from the Gmail intake).
+            return WIRING.service.record_from_gmail(
+                str(body["workflow_id"]),
+                int(body["version"]),
+                str(body["gmail_id"]),
+                str(body["thread_id"]) if body.get("thread_id") else None,
+            )
         workflow_id = str(body["workflow_id"])
         version = int(body["version"])
         approved_hash = str(body["hash"])

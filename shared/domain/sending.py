@@ -87,7 +87,12 @@ class SendFlags(BaseModel):
         merged = defaults.model_dump(mode="json")
         for name in cls.model_fields:
             if data and name in data:
-                merged[name] = data[name]
+                stored = data[name]
+                if isinstance(merged[name], dict) and isinstance(stored, Mapping):
+                    # a field added later is missing from stored objects: the default holds
+                    merged[name] = {**merged[name], **stored}
+                else:
+                    merged[name] = stored
         return cls.model_validate(merged)
 
     def to_doc(self) -> dict[str, Any]:
@@ -154,7 +159,7 @@ def content_hash(to: str, subject: str, body: str) -> str:
         [
             to.strip().lower(),
             " ".join(subject.split()),
-            body.replace("\r\n", "\n").strip(),
+            body.replace("\r\n", "\n").replace("\r", "\n").strip(),
         ]
     )
     return hashlib.sha256(normal.encode()).hexdigest()

@@ -33,6 +33,7 @@ from shared.domain.drafting import (
     offline_draft,
 )
 from shared.domain.gate import DraftFacts, GatePolicy, Verdict, decide
+from shared.domain.gmail_history import thread_doc_id
 from shared.domain.outbound import compose, make_message_id, reply_subject
 from shared.domain.sending import content_hash
 from shared.domain.workflow import WorkflowState
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 WORKFLOWS = "workflows"
 MESSAGES = "gmail_messages"
 SUPPRESSIONS = "suppressions"
+THREADS = "threads"
 DRAFTABLE = {WorkflowState.QUEUED.value, WorkflowState.DRAFTING.value}
 
 
@@ -383,10 +385,26 @@ class DraftService:
             data = snap.to_dict() or {} if snap.exists else {}
             if int(data.get("version") or 0) != version:
                 return False  # newer input arrived meanwhile: its own task redrafts
-            update: dict[str, Any] = {"state": state.value, "draft": draft, "updated_at": _now()}
+            now = _now()
+            update: dict[str, Any] = {"state": state.value, "draft": draft, "updated_at": now}
             if draft.get("draft_id"):
                 update["draft_id"] = draft["draft_id"]
             transaction.update(ref, update)
+            if draft.get("thread_id") and draft.get("mailbox"):
+                # The draft's thread belongs to this workflow: what the rep sends there, or
+                # the prospect answers there, finds it.
+                transaction.set(
+                    self.store.db.collection(THREADS).document(
+                        thread_doc_id(str(draft["mailbox"]), str(draft["thread_id"]))
+                    ),
+                    {
+                        "mailbox": draft["mailbox"],
+                        "thread_id": draft["thread_id"],
+                        "workflow_id": workflow_id,
+                        "updated_at": now,
+                    },
+                    merge=True,
+                )
             return True
 
         written = self.store.run_transaction(finish)
@@ -638,11 +656,12 @@ class DraftService:
                             else None
                         ),
                     }
-                gmail.update_draft(draft_id, raw, thread_id)
+                updated = gmail.update_draft(draft_id, raw, thread_id)
                 return {
                     "draft_id": draft_id,
                     "message_id": message_id,
                     "body_hash": body_hash(answer.body),
+                    "thread_id": (updated.get("message") or {}).get("threadId") or thread_id,
                 }
             except NotFound:
                 pass  # deleted or sent by the rep meanwhile: a new one
@@ -650,9 +669,15 @@ class DraftService:
         if found is None:
             created = gmail.create_draft(raw, thread_id)
             draft_id = str(created.get("id"))
+            thread_id = (created.get("message") or {}).get("threadId") or thread_id
         else:
             draft_id = _draft_id_of(gmail, found)
-        return {"draft_id": draft_id, "message_id": message_id, "body_hash": body_hash(answer.body)}
+        return {
+            "draft_id": draft_id,
+            "message_id": message_id,
+            "body_hash": body_hash(answer.body),
+            "thread_id": thread_id,
+        }
 
 
 def _contact_text(context: Any) -> str:

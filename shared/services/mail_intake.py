@@ -113,6 +113,8 @@ class _Plan:
     draft_task: str | None = None
     voice_task: str | None = None
     voice_sample_id: str | None = None
+    send_task: str | None = None  # the rep sent our draft from Gmail: the send step records it
+    send_payload: dict[str, Any] | None = None
     changes: list[str] = field(default_factory=list)
 
 
@@ -157,6 +159,7 @@ class MailIntake:
         internal_domains: Iterable[str] = (),
         auto_reply_defer: timedelta = timedelta(days=5),
         voice: TaskTarget | None = None,
+        send: TaskTarget | None = None,
     ) -> None:
         self.store = store
         self.tasks = tasks
@@ -166,6 +169,7 @@ class MailIntake:
         self.internal_domains = frozenset(d.lower().lstrip("@") for d in internal_domains)
         self.auto_reply_defer = auto_reply_defer
         self.voice = voice
+        self.send = send
 
     # --- public -------------------------------------------------------------------------
     def message_ref(self, mailbox: str, gmail_id: str) -> Any:
@@ -185,6 +189,8 @@ class MailIntake:
             int(effects["version"]) if effects.get("version") else None,
             effects.get("voice_task"),
             effects.get("voice_sample_id"),
+            effects.get("send_task"),
+            effects.get("send_payload"),
         )
         snapshot.reference.update({"effects.done": True})
         return Recorded(Outcome.REPAIRED, route, workflow, task)
@@ -196,9 +202,19 @@ class MailIntake:
         version: int | None,
         voice_task: str | None,
         voice_sample_id: str | None,
+        send_task: str | None = None,
+        send_payload: dict[str, Any] | None = None,
     ) -> None:
         if draft_task and workflow_id and version:
             self._enqueue_draft(draft_task, workflow_id, version)
+        if send_task and send_payload and self.send is not None:
+            self.tasks.enqueue(
+                self.send.queue,
+                send_task,
+                self.send.url,
+                send_payload,
+                audience=self.send.audience,
+            )
         if voice_task and voice_sample_id and self.voice is not None:
             self.tasks.enqueue(
                 self.voice.queue,
@@ -230,13 +246,15 @@ class MailIntake:
         plan, existing = self.store.run_transaction(apply)
         if plan is None:
             return self.repair(existing)
-        if plan.draft_task or plan.voice_task:
+        if plan.draft_task or plan.voice_task or plan.send_task:
             self._run_effects(
                 plan.draft_task,
                 plan.workflow_id,
                 plan.version,
                 plan.voice_task,
                 plan.voice_sample_id,
+                plan.send_task,
+                plan.send_payload,
             )
             self.message_ref(message.mailbox, message.gmail_id).update({"effects.done": True})
         log.info(
@@ -494,7 +512,7 @@ class MailIntake:
         now: datetime,
     ) -> None:
         if is_our_message_id(parsed.message_id):
-            plan.changes.append("our own send")
+            self._our_draft_sent(plan, writes, message, parsed, workflows, now)
             return
         current = self._open_first(workflows)
         if current is not None:
@@ -544,6 +562,49 @@ class MailIntake:
             plan.voice_task = task_id("voice-extract", sample_id, 1)
             plan.voice_sample_id = sample_id
             plan.changes.append("voice sample recorded")
+
+    def _our_draft_sent(
+        self,
+        plan: _Plan,
+        writes: list[Any],
+        message: FetchedMessage,
+        parsed: ParsedMessage,
+        workflows: list[Any],
+        now: datetime,
+    ) -> None:
+        """Mail carrying our Message-ID: the send step's own send changes nothing here; our
+        draft sent by the rep from Gmail (DRAFT_ONLY mode, or before approving) is a send,
+        recorded by the send step (HubSpot log, follow-ups) under a new version so no queued
+        send of the same draft can go as well."""
+        current = self._open_first(workflows)
+        draft = (_field(current, "draft") or {}) if current is not None else {}
+        if current is None or draft.get("message_id") != parsed.message_id or self.send is None:
+            plan.changes.append("our own send")
+            return
+        version = int(_field(current, "version") or 1) + 1
+        writes.append(
+            (
+                "update",
+                current.reference,
+                {
+                    "version": version,
+                    "updated_at": now,
+                    "sent_from_gmail": {"gmail_id": message.gmail_id, "at": now},
+                },
+            )
+        )
+        self._event(
+            writes, current.reference, message, {"type": "sent_in_gmail", "recorded_at": now}
+        )
+        plan.workflow_id, plan.version = current.id, version
+        plan.send_task = task_id("sent-in-gmail", current.id, message.gmail_id)
+        plan.send_payload = {
+            "workflow_id": current.id,
+            "version": version,
+            "gmail_id": message.gmail_id,
+            "thread_id": message.thread_id,
+        }
+        plan.changes.append("the rep sent our draft from Gmail")
 
     def _auto_reply(
         self,
@@ -776,7 +837,11 @@ class MailIntake:
                 "version": plan.version,
                 "voice_task": plan.voice_task,
                 "voice_sample_id": plan.voice_sample_id,
-                "done": plan.draft_task is None and plan.voice_task is None,
+                "send_task": plan.send_task,
+                "send_payload": plan.send_payload,
+                "done": plan.draft_task is None
+                and plan.voice_task is None
+                and plan.send_task is None,
             },
         }
 

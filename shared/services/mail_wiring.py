@@ -142,6 +142,9 @@ class GmailServices:
                 settings.function_url_voice.rstrip("/") + "/tasks/extract",
                 settings.function_url_voice,
             ),
+            send=TaskTarget(
+                settings.queue_send, settings.function_url_send, settings.function_url_send
+            ),
         )
 
     @cached_property

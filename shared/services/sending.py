@@ -376,15 +376,30 @@ class SendService:
 
     @staticmethod
     def _newer_in_thread(gmail: Any, thread_id: str | None, workflow: dict[str, Any]) -> bool:
-        """A message in the thread, not a draft and not ours, newer than the draft."""
-        if not thread_id:
-            return False
+        """Since the draft was written: a message in its thread (not a draft, not ours), or
+        any mail to or from the contact elsewhere (the rep wrote by hand, or they did)."""
         created = (workflow.get("draft") or {}).get("created_at")
         since = int(created.timestamp() * 1000) if isinstance(created, datetime) else 0
-        for message in gmail.thread_headers(str(thread_id)):
-            if "DRAFT" in message["label_ids"] or is_our_message_id(message["message_id"]):
+        seen: set[str] = set()
+        if thread_id:
+            for message in gmail.thread_headers(str(thread_id)):
+                seen.add(str(message["id"]))
+                if "DRAFT" in message["label_ids"] or is_our_message_id(message["message_id"]):
+                    continue
+                if message["internal_date"] > since:
+                    return True
+        contact = str((workflow.get("draft") or {}).get("to") or "")
+        if not contact or not since:
+            return False
+        query = f"{{from:{contact} to:{contact}}} -in:drafts after:{since // 1000}"
+        for hit in gmail.list_message_ids(query, max_results=5):
+            if hit["id"] in seen:
                 continue
-            if message["internal_date"] > since:
+            _, raw = gmail.get_raw(hit["id"])
+            from email import message_from_bytes, policy
+
+            header = str(message_from_bytes(raw, policy=policy.default).get("Message-ID") or "")
+            if not is_our_message_id(header.strip()):
                 return True
         return False
 
@@ -459,6 +474,24 @@ class SendService:
         log.info("send held", extra={"fields": {"workflow_id": workflow_id, "reasons": reasons}})
         return {"status": "failed" if failed else "held", "reasons": reasons}
 
+    def record_from_gmail(
+        self, workflow_id: str, version: int, gmail_id: str, thread_id: str | None
+    ) -> dict[str, Any]:
+        """Our draft, sent by the rep from Gmail (the intake saw it in Sent): recorded like a
+        send of ours, with the same after-send effects and follow-ups."""
+        snap = self._ref(workflow_id).get()
+        data = snap.to_dict() or {} if snap.exists else {}
+        send = data.get("send") or {}
+        if send.get("gmail_id") == gmail_id and send.get("status") == "sent":
+            self._after_send(workflow_id, data)
+            return {"status": "sent", "already": True}
+        if int(data.get("version") or 0) != version:
+            return {"status": "skipped", "reason": "the workflow moved on"}
+        seq = int((data.get("approval") or {}).get("seq") or 0)
+        return self._record_sent(
+            workflow_id, seq, gmail_id, thread_id, found=True, version=version, by="rep in Gmail"
+        )
+
     def _record_sent(
         self,
         workflow_id: str,
@@ -467,6 +500,8 @@ class SendService:
         thread_id: str | None,
         *,
         found: bool,
+        version: int | None = None,
+        by: str = "send step",
     ) -> dict[str, Any]:
         ref = self._ref(workflow_id)
         now = self.clock()
@@ -475,27 +510,33 @@ class SendService:
             snap = ref.get(transaction=transaction)
             data = snap.to_dict() or {}
             send = dict(data.get("send") or {})
-            if int(send.get("seq") or 0) == seq and send.get("status") == "sent":
+            already = int(send.get("seq") or 0) == seq and send.get("status") == "sent"
+            if already and (version is None or send.get("gmail_id") == gmail_id):
                 return data
             draft = data.get("draft") or {}
             approval = data.get("approval") or {}
             nurture = dict(data.get("nurture") or {})
             step = int(nurture.get("step") or 0)
             first_touch = nurture.get("first_touch_at") or now
-            moved_on = int(data.get("version") or 0) != int(approval.get("version") or 0)
+            sent_version = version if version is not None else int(approval.get("version") or 0)
+            moved_on = int(data.get("version") or 0) != sent_version
             flags = self.flags.read(transaction)
+            message_id = send.get("message_id") if version is None else draft.get("message_id")
             update: dict[str, Any] = {
                 "state": (
                     WorkflowState.QUEUED.value if moved_on else WorkflowState.WAITING_REPLY.value
                 ),
-                "approval.status": "sent",
+                "approval.status": "sent" if approval else None,
                 "send": {
                     **send,
+                    "seq": seq,
+                    "message_id": message_id,
                     "status": "sent",
                     "gmail_id": gmail_id,
                     "thread_id": thread_id,
                     "sent_at": now,
                     "found_on_retry": found,
+                    "by": by,
                     "effects_done": False,
                 },
                 "thread_id": data.get("thread_id") or thread_id,
@@ -507,12 +548,12 @@ class SendService:
                 [
                     {
                         "seq": seq,
-                        "version": approval.get("version"),
+                        "version": sent_version,
                         "step": step,
                         "subject": str(draft.get("subject") or "")[:300],
                         "body": str(draft.get("body") or "")[:1500],
                         "gmail_id": gmail_id,
-                        "message_id": send.get("message_id"),
+                        "message_id": message_id,
                         "sent_at": now,
                     }
                 ]
@@ -524,13 +565,13 @@ class SendService:
                 if moved_on or nurture.get("stopped")
                 else next_nurture_at(first_touch, flags.nurture_days, step + 1, self.time_zone)
             )
-            version = int(data.get("version") or 0)
+            current_version = int(data.get("version") or 0)
             nurture["pending"] = (
                 {
                     "step": step + 1,
                     "at": due,
-                    "version": version,
-                    "task": task_id("nurture", workflow_id, version, step + 1),
+                    "version": current_version,
+                    "task": task_id("nurture", workflow_id, current_version, step + 1),
                 }
                 if due is not None
                 else None
@@ -540,20 +581,21 @@ class SendService:
             self.audit.append(
                 transaction,
                 "sent",
-                key=f"sent-{workflow_id}-{seq}",
+                key=f"sent-{workflow_id}-{gmail_id}",
                 workflow_id=workflow_id,
                 mailbox=mailbox_of(data),
                 to=draft.get("to"),
                 subject=draft.get("subject"),
                 body_hash=approval.get("hash"),
                 approved_by=approval.get("by"),
+                sent_by=by,
                 gmail_id=gmail_id,
-                message_id=send.get("message_id"),
+                message_id=message_id,
                 found_on_retry=found,
                 nurture_step=step,
             )
             transaction.set(
-                ref.collection("events").document(f"sent-{seq}"),
+                ref.collection("events").document(f"sent-{gmail_id}"),
                 {"type": "sent", "recorded_at": now, "gmail_id": gmail_id, "step": step},
             )
             return {**data, **{k: v for k, v in update.items() if k != "sends"}}
@@ -636,7 +678,7 @@ class SendService:
                 {"nurture.deal_stages": {str(d.id): d.stage for d in context.deals}}
             )
             effects["hubspot_email"] = hubspot.log_sent_email(
-                key=f"sent-{workflow_id}-{seq}",
+                key=f"sent-{workflow_id}-{send.get('gmail_id')}",
                 contact_id=int(contact_id),
                 company_id=context.company.id if context.company else None,
                 deal_ids=[d.id for d in context.deals],

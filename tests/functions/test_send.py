@@ -526,3 +526,88 @@ def test_sending_a_confirmation_books_the_prepared_meeting_once(team):
     assert len(meetings) == 1
     assert workflow["nurture"]["stopped"] == "meeting booked"
     assert not [t for t in team.tasks("draft") if "nurture" in t.name and "-2-" in t.name]
+
+
+def test_the_rep_sending_our_draft_from_gmail_counts_as_the_send(team):
+    workflow_id = team.lead()  # DRAFT_ONLY, the default: the system never sends
+    team.drafted(workflow_id)
+    draft_id = team.workflow(workflow_id)["draft_id"]
+
+    gmail = team.rep_gmail()
+    gmail.service.users().drafts().send(userId="me", body={"id": draft_id}).execute()
+    assert team.mail.push().status_code == 200
+
+    workflow = team.wait(
+        workflow_id, lambda d: (d.get("send") or {}).get("effects_done"), timeout=40
+    )
+    assert workflow["state"] == "waiting_reply"
+    assert workflow["send"]["by"] == "rep in Gmail"
+    assert len(team.sent()) == 1  # hers; the system sent nothing
+    assert len([e for e in team.hubspot.objects("emails") if workflow_id in str(e)]) == 1
+    assert [t for t in team.tasks("draft") if "nurture" in t.name]
+
+
+def test_the_auto_approve_policy_sends_a_ready_low_risk_draft_by_itself(team):
+    team.set_flags(
+        mode="SEND_ALLOWED",
+        undo_seconds=0,
+        auto_approve={"enabled": True, "max_risk": 30, "sources": ["form"]},
+    )
+    workflow_id = team.lead()
+
+    workflow = team.wait(
+        workflow_id, lambda d: (d.get("send") or {}).get("effects_done"), timeout=40
+    )
+
+    assert workflow["approval"]["by"] == "auto-approve policy"
+    assert len(sent_to(team, DANA.email)) == 1
+
+
+def test_a_contact_who_unsubscribed_in_hubspot_after_approval_is_not_sent_to(team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.approve(workflow_id)
+    hubspot_url = team.stack.env()["HUBSPOT_API_BASE"]
+    unsubscribed = requests.patch(
+        f"{hubspot_url}/crm/v3/objects/contacts/{DANA.contact_id}",
+        json={"properties": {"hs_email_optout": "true"}},
+        headers={"Authorization": f"Bearer {next(iter(team.hubspot.tokens))}"},
+        timeout=10,
+    )
+    assert unsubscribed.status_code == 200
+
+    answer = team.send_task(workflow_id)
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "held"
+    assert team.sent() == []
+    workflow = team.workflow(workflow_id)
+    assert workflow["state"] == "blocked"
+    used = team.db.collection("send_counters").stream()
+    assert all((c.to_dict() or {}).get("count") == 0 for c in used)  # the reservation returned
+
+
+def test_a_rep_reply_in_the_thread_after_approval_stops_the_send(team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.approve(workflow_id)
+    thread_id = team.gmail.drafts(REP)[0]["message"]["threadId"]
+    # Maya writes to Dana herself in the same thread; the intake has not seen it yet.
+    from shared.domain.outbound import compose
+
+    raw = compose(
+        sender=REP,
+        to=DANA.email,
+        subject="Your request",
+        body="Hi Dana, I'll call you this afternoon.",
+        message_id="<handwritten-1@brightline.example>",
+    )
+    team.rep_gmail().send_raw(raw, thread_id)
+
+    answer = team.send_task(workflow_id)
+
+    assert answer.json()["status"] == "held"
+    assert "newer message" in answer.json()["reasons"][0]
+    assert len(team.sent()) == 1  # only hers
