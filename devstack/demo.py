@@ -455,6 +455,79 @@ def story_draft(stack: DevStack) -> bool:
     return ok
 
 
+def story_send(stack: DevStack) -> bool:
+    """The operator turns sending on, approves Dana's draft; the send task sends it once."""
+    import requests
+
+    from devstack.stack import OPERATOR_ACCOUNT
+    from shared.adapters.store import Store
+
+    assert stack.firestore is not None
+    say("Story: Maya's team approves the draft; it is sent once, logged, and followed up")
+    url = stack.function_url("operator")
+    token = stack.issuer.sign(url, OPERATOR_ACCOUNT)
+    headers = {"Authorization": f"Bearer {token}"}
+    flags = requests.patch(
+        f"{url}/api/flags",
+        json={"changes": {"mode": "SEND_ALLOWED"}, "reason": "demo: the team trusts the drafts"},
+        headers=headers,
+        timeout=30,
+    ).json()
+    print(f"  Send mode: {flags['flags']['mode']} (audited: {flags['changed'][0]})")
+    store = Store(stack.project, emulator_host=stack.firestore.host)
+    workflow_id = next(
+        (
+            d.id
+            for d in store.db.collection("workflows").stream()
+            if (d.to_dict() or {}).get("draft")
+        ),
+        None,
+    )
+    if workflow_id is None:
+        row(False, "send", "no drafted workflow to approve")
+        return False
+    shown = requests.get(f"{url}/api/workflows/{workflow_id}", headers=headers, timeout=30).json()
+    approval = requests.post(
+        f"{url}/api/workflows/{workflow_id}/approve",
+        json={"content_hash": shown["gmail_draft"]["content_hash"]},
+        headers=headers,
+        timeout=30,
+    ).json()["approval"]
+    print(
+        f"  Approved by {approval['by']} for content {approval['hash'][:12]}…; "
+        f"the send waits out the undo window until {approval['send_after'][11:19]} UTC"
+    )
+    deadline = time.monotonic() + 60
+    workflow: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        workflow = store.db.collection("workflows").document(workflow_id).get().to_dict() or {}
+        if (workflow.get("send") or {}).get("effects_done"):
+            break
+        time.sleep(0.5)
+    send = workflow.get("send") or {}
+    sent = [m for m in stack.fakes["gmail"][0].sent(seed.REP_EMAIL) if "dana@" in str(m.get("to"))]
+    print(f"  Gmail: {len(sent)} message in Sent to {sent[0]['to'] if sent else '?'}")
+    print(f"    Message-ID {send.get('message_id')} (searched before any retry)")
+    hubspot = stack.fakes["hubspot"][0]
+    emails = [e for e in hubspot.objects("emails") if workflow_id in str(e)]
+    contact = hubspot.get("contacts", seed.PROSPECTS[0].contact_id) or {}
+    print(
+        f"  HubSpot: {len(emails)} email on Dana's timeline (contact, company, deal), "
+        f"lead status {contact.get('properties', {}).get('hs_lead_status')}, review task done"
+    )
+    pending = (workflow.get("nurture") or {}).get("pending") or {}
+    due = pending.get("at")
+    print(
+        f"  Follow-up {pending.get('step')} scheduled for "
+        f"{due.strftime('%A %d %B %H:%M UTC') if due else '?'} (cancelled if Dana answers)"
+    )
+    audit = requests.get(f"{url}/api/audit", headers=headers, timeout=30).json()["entries"]
+    print("  Audit log: " + ", ".join(e["kind"] for e in reversed(audit)))
+    ok = len(sent) == 1 and workflow.get("state") == "waiting_reply" and len(emails) == 1
+    row(ok, "sent once", f"{len(sent)} sent, state {workflow.get('state')}, follow-up queued")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -472,6 +545,7 @@ def main() -> int:
         ok = story_voice_training(stack) and ok
         ok = story_assets(stack) and ok
         ok = story_draft(stack) and ok
+        ok = story_send(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")

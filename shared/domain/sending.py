@@ -325,7 +325,18 @@ def add_working_days(start: datetime, days: int, time_zone: str) -> datetime:
 def next_nurture_at(
     first_touch_at: datetime, nurture_days: tuple[int, ...], step: int, time_zone: str
 ) -> datetime | None:
-    """When follow-up number `step` (1-based) is due, or None past the last step."""
+    """When follow-up number `step` (1-based) is due, or None past the last step: that many
+    working days after the first touch, at the same local time if it falls in working hours
+    (09:00-17:00), else at 09:00 the next working morning, so nobody gets a follow-up at
+    midnight because the first touch went out late."""
     if step < 1 or step > len(nurture_days):
         return None
-    return add_working_days(first_touch_at, nurture_days[step - 1], time_zone)
+    due = add_working_days(first_touch_at, nurture_days[step - 1], time_zone).astimezone(
+        ZoneInfo(time_zone)
+    )
+    if due.hour < 9:
+        due = due.replace(hour=9, minute=0, second=0, microsecond=0)
+    elif due.hour >= 17:
+        morning = add_working_days(due, 1, time_zone).astimezone(ZoneInfo(time_zone))
+        due = morning.replace(hour=9, minute=0, second=0, microsecond=0)
+    return due.astimezone(UTC)

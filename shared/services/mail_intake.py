@@ -14,8 +14,9 @@ Effects by route (the route itself is decided in `shared.domain.routing`):
   version, back to `queued`; any pending draft and any scheduled follow-up belong to the old
   version and are stale), or a new workflow opens; a `draft` task is queued either way.
 - rep sent: the thread's workflow records that the rep answered (new version, so any pending
-  draft is stale); the text becomes a pending voice sample. Mail we sent ourselves (our own
-  Message-ID) changes nothing.
+  draft is stale); the text becomes a pending voice sample. Mail the send step sent (our own
+  Message-ID) changes nothing; our draft sent by the rep from Gmail is a send: a new version
+  (so no queued send of it can go too) and a task for the send step to record it.
 - auto-reply: the next follow-up waits (`nurture.resume_after`); no draft.
 - bounce: the address is suppressed and its workflow blocked.
 - unsubscribe: the address is suppressed and every open workflow of the contact closed.

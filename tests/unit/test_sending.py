@@ -811,3 +811,10 @@ def test_next_nurture_at_outside_the_steps_is_none(step: int) -> None:
 
 def test_next_nurture_at_without_steps_is_none() -> None:
     assert next_nurture_at(FIRST_TOUCH, (), 1, "UTC") is None
+
+
+def test_a_follow_up_never_lands_outside_working_hours() -> None:
+    late = local(BERLIN, 2026, 11, 21, 22, 56)  # Saturday night
+    early = local(BERLIN, 2026, 11, 23, 6, 30)  # Monday before work
+    assert next_nurture_at(late, (3,), 1, BERLIN) == local(BERLIN, 2026, 11, 26, 9, 0)  # Thu
+    assert next_nurture_at(early, (3,), 1, BERLIN) == local(BERLIN, 2026, 11, 26, 9, 0)  # Thu
