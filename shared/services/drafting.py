@@ -48,6 +48,7 @@ WORKFLOWS = "workflows"
 MESSAGES = "gmail_messages"
 SUPPRESSIONS = "suppressions"
 THREADS = "threads"
+AUDIT = "audit"
 DRAFTABLE = {WorkflowState.QUEUED.value, WorkflowState.DRAFTING.value}
 
 
@@ -390,6 +391,26 @@ class DraftService:
             if draft.get("draft_id"):
                 update["draft_id"] = draft["draft_id"]
             transaction.update(ref, update)
+            # The audit log keeps what was drafted for whom and why, whatever happens next.
+            gate = draft.get("gate") or {}
+            transaction.set(
+                self.store.db.collection(AUDIT).document(f"drafted-{workflow_id}-{version}"),
+                {
+                    "kind": "drafted",
+                    "at": now,
+                    "workflow_id": workflow_id,
+                    "version": version,
+                    "state": state.value,
+                    "to": draft.get("to"),
+                    "subject": draft.get("subject"),
+                    "content_hash": draft.get("content_hash"),
+                    "drafter": draft.get("drafter"),
+                    "verdict": gate.get("verdict"),
+                    "risk": gate.get("risk"),
+                    "reason": draft.get("reason"),
+                    "context_ids": draft.get("context_ids"),
+                },
+            )
             if draft.get("thread_id") and draft.get("mailbox"):
                 # The draft's thread belongs to this workflow: what the rep sends there, or
                 # the prospect answers there, finds it.

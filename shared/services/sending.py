@@ -45,7 +45,12 @@ from shared.domain.sending import (
     reopens_at,
 )
 from shared.domain.workflow import WorkflowState
-from shared.errors import NotFound, PermanentExternalError, TransientError
+from shared.errors import (
+    AuthorizationRefused,
+    NotFound,
+    PermanentExternalError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -146,7 +151,14 @@ class SendService:
             return {"status": "sent", "already": True}
         if claim.outcome != "claimed":
             return {"status": claim.outcome, "reason": claim.reason}
-        return self._send(workflow_id, version, approved_hash, seq, claim)
+        try:
+            return self._send(workflow_id, version, approved_hash, seq, claim)
+        except AuthorizationRefused as exc:
+            # The mailbox's grant is gone: nothing was sent; the send waits, visible, until the
+            # mailbox is reconnected and a person approves again.
+            return self._release(
+                workflow_id, seq, [exc.public_message + ": reconnect the mailbox"], paused=True
+            )
 
     def _claim(self, workflow_id: str, version: int, approved_hash: str, seq: int) -> _Claim:
         ref = self._ref(workflow_id)
@@ -420,19 +432,21 @@ class SendService:
         seq: int,
         reasons: list[str],
         *,
-        blocked: bool,
+        blocked: bool = False,
         failed: bool = False,
+        paused: bool = False,
     ) -> dict[str, Any]:
         """Not sent: the reservation is returned and the approval is void."""
         ref = self._ref(workflow_id)
         now = self.clock()
-        state = (
-            WorkflowState.FAILED
-            if failed
-            else WorkflowState.BLOCKED
-            if blocked
-            else WorkflowState.AWAITING_APPROVAL
-        )
+        if failed:
+            state = WorkflowState.FAILED
+        elif paused:
+            state = WorkflowState.SUPPRESSED
+        elif blocked:
+            state = WorkflowState.BLOCKED
+        else:
+            state = WorkflowState.AWAITING_APPROVAL
 
         def release(transaction: Any) -> bool:
             snap = ref.get(transaction=transaction)

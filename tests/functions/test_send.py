@@ -611,3 +611,22 @@ def test_a_rep_reply_in_the_thread_after_approval_stops_the_send(team):
     assert answer.json()["status"] == "held"
     assert "newer message" in answer.json()["reasons"][0]
     assert len(team.sent()) == 1  # only hers
+
+
+def test_a_revoked_google_grant_pauses_the_send_instead_of_losing_it(team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.approve(workflow_id)
+    oauth = team.stack.fakes["oauth"][0]
+    oauth.accounts.revoke_all(REP)
+    oauth.accounts.expire_access_tokens(REP)
+
+    answer = team.send_task(workflow_id)
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "held"
+    workflow = team.workflow(workflow_id)
+    assert workflow["state"] == "suppressed"  # kept, visible, approvable again once reconnected
+    assert "reconnect" in workflow["send"]["reason"]
+    assert team.sent() == []
