@@ -15,6 +15,7 @@ class WorkflowState(StrEnum):
     # rep sends it from Gmail)
     SUPPRESSED = "suppressed"  # approved, but the kill switch or the mode held the send
     REJECTED = "rejected"  # a person rejected the draft; a new reply drafts again
+    PAUSED = "paused"  # the mailbox's Google grant was refused: resumed when it reconnects
     SENDING = "sending"
     SENT = "sent"
     WAITING_REPLY = "waiting_reply"  # sent; a nurture step may follow

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,7 +38,7 @@ from shared.domain.gmail_history import thread_doc_id
 from shared.domain.outbound import compose, make_message_id, reply_subject
 from shared.domain.sending import content_hash
 from shared.domain.workflow import WorkflowState
-from shared.errors import NotFound, PermanentExternalError
+from shared.errors import AuthorizationRefused, NotFound, PermanentExternalError
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -106,6 +107,8 @@ class DraftService:
         self.sources = sources
         self.policy = policy
         self.budget_tokens = budget_tokens
+        # What one run gathers as it goes; an instance serves concurrent requests (threads).
+        self._local = threading.local()
 
     def _ref(self, workflow_id: str) -> Any:
         return self.store.db.collection(WORKFLOWS).document(workflow_id)
@@ -197,8 +200,18 @@ class DraftService:
                 WorkflowState.NEEDS_INPUT,
                 {"reason": exc.public_message, "created_at": _now()},
             )
+        except AuthorizationRefused as exc:
+            # The mailbox's grant is gone: the draft waits for the reconnect, which resumes it.
+            mailbox = claimed.get("mailbox") or getattr(self._local, "mailbox", None)
+            return self._finish(
+                workflow_id,
+                version,
+                WorkflowState.PAUSED,
+                {"reason": exc.public_message, "created_at": _now()},
+                paused={"kind": "draft", "mailbox": mailbox, "reason": exc.public_message},
+            )
         except PermanentExternalError as exc:
-            # Retrying cannot help (a refused grant, a refused request): a person must look.
+            # Retrying cannot help (a refused request): a person must look.
             return self._finish(
                 workflow_id,
                 version,
@@ -207,7 +220,7 @@ class DraftService:
             )
 
     def _draft(self, workflow_id: str, version: int, workflow: dict[str, Any]) -> str:
-        self._offered: list[OfferedSlot] = []
+        self._local.offered = []
         hubspot = self.sources.hubspot()
         context = (
             hubspot.for_contact(int(workflow["contact_id"])) if workflow.get("contact_id") else None
@@ -216,6 +229,7 @@ class DraftService:
         mailbox = workflow.get("mailbox") or (
             context.owner.email if context and context.owner else None
         )
+        self._local.mailbox = mailbox
         if not to or not mailbox:
             return self._finish(
                 workflow_id,
@@ -326,7 +340,7 @@ class DraftService:
             "follow_up": follow_up,
             "created_at": _now(),
         }
-        record["offered_slots"] = [slot.as_json() for slot in self._offered]
+        record["offered_slots"] = [slot.as_json() for slot in self._local.offered]
         meeting = self._accepted(workflow, thread, ask)
         if meeting is not None:
             record["meeting"] = {
@@ -377,7 +391,12 @@ class DraftService:
         return self.store.run_transaction(claim)
 
     def _finish(
-        self, workflow_id: str, version: int, state: WorkflowState, draft: dict[str, Any]
+        self,
+        workflow_id: str,
+        version: int,
+        state: WorkflowState,
+        draft: dict[str, Any],
+        paused: dict[str, Any] | None = None,
     ) -> str:
         ref = self._ref(workflow_id)
 
@@ -390,6 +409,8 @@ class DraftService:
             update: dict[str, Any] = {"state": state.value, "draft": draft, "updated_at": now}
             if draft.get("draft_id"):
                 update["draft_id"] = draft["draft_id"]
+            if paused is not None:
+                update["paused"] = {**paused, "at": now}
             transaction.update(ref, update)
             # The audit log keeps what was drafted for whom and why, whatever happens next.
             gate = draft.get("gate") or {}
@@ -567,7 +588,7 @@ class DraftService:
         tz = context.time_zone if context is not None else None
         for index, slot in enumerate(self.sources.free_slots(mailbox, tz)[:3]):
             items.append(ContextItem(f"slot.{index + 1}", "slot", slot.text))
-            self._offered.append(slot)
+            self._local.offered.append(slot)
         return items
 
     def _accepted(

@@ -32,6 +32,7 @@ from shared.domain.gmail_history import (
     resync_window,
 )
 from shared.errors import (
+    AuthorizationRefused,
     NotFound,
     PermanentExternalError,
     TransientError,
@@ -129,8 +130,8 @@ class GmailSync:
             else:
                 self._release(ref, holder)
         except PermanentExternalError as exc:
-            self._needs_attention(ref, holder, exc)
-            result.status, result.detail = MailboxStatus.NEEDS_ATTENTION, exc.public_message
+            result.status = self._needs_attention(ref, holder, exc)
+            result.detail = exc.public_message
         except BaseException:
             self._release(ref, holder)
             raise
@@ -354,17 +355,33 @@ class GmailSync:
         except Exception:  # the lease expires by itself; never hide the original error
             log.warning("could not release a mailbox lease", exc_info=True)
 
-    def _needs_attention(self, ref: Any, holder: str, exc: PermanentExternalError) -> None:
+    def _needs_attention(self, ref: Any, holder: str, exc: PermanentExternalError) -> str:
+        """A refused grant disconnects the mailbox (only reconnecting helps); another refusal
+        (a missing permission) needs a person's attention. Returns the new status."""
         from google.cloud import firestore
 
-        ref.update(
-            {
+        update = (
+            disconnected_update(exc)
+            if isinstance(exc, AuthorizationRefused)
+            else {
                 "status": MailboxStatus.NEEDS_ATTENTION,
                 "attention": {"reason": exc.public_message, "detail": exc.detail, "at": _now()},
-                "sync_lease": firestore.DELETE_FIELD,
             }
         )
+        ref.update({**update, "sync_lease": firestore.DELETE_FIELD})
         log.error(
-            "mailbox needs attention",
+            "mailbox " + str(update["status"]).replace("_", " "),
             extra={"fields": {"reason": exc.public_message, "detail": exc.detail}},
         )
+        return str(update["status"])
+
+
+def disconnected_update(exc: PermanentExternalError) -> dict[str, Any]:
+    """The mailbox record's fields once its grant is refused (revoked, expired, password
+    changed, testing-mode expiry): disconnected with the reason, the watch no longer ours."""
+    return {
+        "status": MailboxStatus.DISCONNECTED,
+        "attention": {"reason": exc.public_message, "detail": exc.detail, "at": _now()},
+        "disconnected": {"reason": exc.public_message, "at": _now()},
+        "watch.status": "stopped",
+    }

@@ -169,4 +169,21 @@ class GmailServices:
             topic=settings.gmail_topic,
             renew_after=timedelta(hours=settings.gmail_watch_renew_after_hours),
             poll_after=timedelta(hours=settings.gmail_poll_after_hours),
+            on_connected=self.resume_paused,
         )
+
+    def resume_paused(self, mailbox: str) -> dict[str, int]:
+        from shared.services.resume import Resumer, ResumeTargets
+
+        settings = self.runtime.settings
+        return Resumer(
+            self.runtime.store,
+            self.runtime.tasks,
+            ResumeTargets(
+                draft_queue=settings.queue_draft,
+                draft_url=settings.function_url_draft,
+                send_queue=settings.queue_send,
+                send_url=settings.function_url_send,
+                undo_seconds=settings.send_undo_seconds,
+            ),
+        ).resume(mailbox)

@@ -9,10 +9,11 @@ lapsed or failed so the operator page can show them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,12 @@ from shared.errors import (
     PermanentExternalError,
     TransientError,
 )
-from shared.services.gmail_sync import MAILBOXES, GmailSync, MailboxStatus
+from shared.services.gmail_sync import (
+    MAILBOXES,
+    GmailSync,
+    MailboxStatus,
+    disconnected_update,
+)
 
 if TYPE_CHECKING:
     from shared.adapters.gmail import GmailMailbox
@@ -157,6 +163,7 @@ class Mailboxes:
         topic: str,
         renew_after: timedelta = timedelta(hours=20),
         poll_after: timedelta = timedelta(hours=6),
+        on_connected: Callable[[str], Any] | None = None,
     ) -> None:
         self.store = store
         self.access = access
@@ -164,6 +171,7 @@ class Mailboxes:
         self.topic = topic
         self.renew_after = renew_after
         self.poll_after = poll_after
+        self.on_connected = on_connected  # e.g. resume the drafts and sends it paused
 
     def _ref(self, email: str) -> Any:
         return self.store.db.collection(MAILBOXES).document(email)
@@ -192,10 +200,38 @@ class Mailboxes:
         if not existing.exists or not existing.get("history_id"):
             data["history_id"] = str(profile["historyId"])
             data["cursor_at"] = now
+        if existing.exists and existing.get("status") != MailboxStatus.CONNECTED:
+            data["disconnected"] = None
+            data["reconnected_at"] = now
         ref.set(data, merge=True)
         if self.topic:
             self._renew(address, gmail, now)
+        if self.on_connected is not None:
+            self.on_connected(address)
         return (ref.get().to_dict()) or {}
+
+    def stop(self, email: str, reason: str) -> None:
+        """Disconnected on purpose (from the page): the watch is stopped while the grant still
+        works, and the record says why. The caller revokes the grant and destroys the secret."""
+        ref = self._ref(email)
+        snap = ref.get()
+        if not snap.exists:
+            return
+        data = snap.to_dict() or {}
+        # A refused grant has no watch to stop: Gmail ends it within 7 days by itself.
+        with contextlib.suppress(
+            AuthorizationRefused, PermanentExternalError, TransientError, NotFound
+        ):
+            self.access.gmail_for(email, data).stop_watch()
+        now = _now()
+        ref.update(
+            {
+                "status": MailboxStatus.DISCONNECTED,
+                "disconnected": {"reason": reason, "at": now},
+                "watch.status": "stopped",
+            }
+        )
+        self.access.forget(email, data)
 
     def _renew(self, email: str, gmail: GmailMailbox, now: datetime) -> None:
         """Call `users.watch` again (it is idempotent; Gmail asks for it daily). Sub-fields
@@ -221,13 +257,14 @@ class Mailboxes:
         for snap in self.store.db.collection(MAILBOXES).stream():
             data = snap.to_dict() or {}
             email = snap.id
-            if data.get("status") == MailboxStatus.DISCONNECTED:
-                continue
-            if data.get("status") == MailboxStatus.NEEDS_ATTENTION:
+            if data.get("status") in (MailboxStatus.DISCONNECTED, MailboxStatus.NEEDS_ATTENTION):
                 report.attention.append(email)  # only reconnecting can fix it
                 continue
             try:
                 self._maintain(email, data, report)
+            except AuthorizationRefused as exc:
+                report.failed[email] = exc.public_message
+                self._ref(email).update(disconnected_update(exc))
             except PermanentExternalError as exc:
                 report.failed[email] = exc.public_message
                 self._ref(email).update(

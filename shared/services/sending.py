@@ -442,7 +442,7 @@ class SendService:
         if failed:
             state = WorkflowState.FAILED
         elif paused:
-            state = WorkflowState.SUPPRESSED
+            state = WorkflowState.PAUSED
         elif blocked:
             state = WorkflowState.BLOCKED
         else:
@@ -459,11 +459,23 @@ class SendService:
             for counter, counter_snap in zip(counters, counts, strict=True):
                 count = int((counter_snap.to_dict() or {}).get("count") or 0)
                 transaction.set(counter, {"count": max(0, count - 1)}, merge=True)
+            if paused:
+                transaction.update(
+                    ref,
+                    {
+                        "paused": {
+                            "kind": "send",
+                            "mailbox": mailbox_of(data),
+                            "reason": "; ".join(reasons),
+                            "at": now,
+                        }
+                    },
+                )
             transaction.update(
                 ref,
                 {
                     "state": state.value,
-                    "approval.status": "void",
+                    "approval.status": "paused" if paused else "void",
                     "approval.void_reason": "; ".join(reasons),
                     "send": {
                         "seq": seq,

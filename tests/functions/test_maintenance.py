@@ -123,7 +123,8 @@ def test_a_refused_mailbox_is_marked_and_the_others_still_get_their_upkeep(mail)
     assert answer.json()["renewed"] == [REP], answer.json()
     assert LI in answer.json()["failed"]
     li = mail.db.collection("mailboxes").document(LI).get().to_dict()
-    assert li["status"] == "needs_attention"
+    assert li["status"] == "disconnected"
+    assert li["watch"]["status"] == "stopped"
     assert "authorization" in li["attention"]["reason"]
     assert "1//revoked" not in str(li)
     assert run(mail).json()["attention"] == [LI]

@@ -14,6 +14,7 @@ import requests
 from google.cloud import firestore
 
 from devstack import seed
+from devstack.fakes import DEFAULT_SCOPES
 from devstack.hubspot_webhooks import PUBLIC_URL, body_of, form_submission, signed_headers
 from devstack.stack import OPERATOR_ACCOUNT, ROOT, TASKS_INVOKER
 from tests.conftest import serve_function
@@ -23,6 +24,7 @@ from tests.functions.test_draft import parsed
 pytestmark = pytest.mark.stack
 REP = seed.REP_EMAIL
 DANA = seed.PROSPECTS[0]
+CONNECT_SCOPES = (*DEFAULT_SCOPES, "https://www.googleapis.com/auth/calendar.events")
 
 
 @pytest.fixture(scope="module")
@@ -627,6 +629,49 @@ def test_a_revoked_google_grant_pauses_the_send_instead_of_losing_it(team):
     assert answer.status_code == 200
     assert answer.json()["status"] == "held"
     workflow = team.workflow(workflow_id)
-    assert workflow["state"] == "suppressed"  # kept, visible, approvable again once reconnected
+    assert workflow["state"] == "paused"  # kept and visible, waiting for the reconnect
+    assert workflow["paused"]["kind"] == "send"
     assert "reconnect" in workflow["send"]["reason"]
     assert team.sent() == []
+
+    # Maya reconnects: the paused send resumes by itself, with the same approved content.
+    from shared.adapters.secrets import SecretStore
+    from shared.domain.gmail_history import token_secret_name
+
+    SecretStore(team.stack.project, team.stack.secrets.address).write(
+        token_secret_name(REP), oauth.issue_refresh_token(REP, CONNECT_SCOPES)
+    )
+    seed.connect_mailbox(team.stack, REP)
+    resumed = team.workflow(workflow_id)
+    assert resumed["state"] == "approved"
+    assert resumed["approval"]["hash"] == workflow["approval"]["hash"]
+    (task,) = [t for t in team.tasks("send") if t.name.endswith(f"-{resumed['approval']['seq']}")]
+    team.run_task(task)
+    done = team.wait(workflow_id, lambda d: (d.get("send") or {}).get("effects_done"))
+    assert done["state"] == "waiting_reply"
+    assert len(sent_to(team, DANA.email)) == 1
+
+
+def test_a_draft_for_a_disconnected_mailbox_waits_and_resumes_on_reconnect(team):
+    oauth = team.stack.fakes["oauth"][0]
+    oauth.accounts.revoke_all(REP)
+    oauth.accounts.expire_access_tokens(REP)
+    workflow_id = team.lead()
+
+    paused = team.drafted(workflow_id)
+
+    assert paused["state"] == "paused"
+    assert paused["paused"] == {**paused["paused"], "kind": "draft", "mailbox": REP}
+    assert team.gmail.drafts(REP) == []
+    from shared.adapters.secrets import SecretStore
+    from shared.domain.gmail_history import token_secret_name
+
+    SecretStore(team.stack.project, team.stack.secrets.address).write(
+        token_secret_name(REP), oauth.issue_refresh_token(REP, CONNECT_SCOPES)
+    )
+    seed.connect_mailbox(team.stack, REP)
+
+    resumed = team.drafted(workflow_id, version=2)
+    assert resumed["state"] in ("awaiting_approval", "needs_input")
+    assert "paused" not in resumed
+    assert len(team.gmail.drafts(REP)) == 1
