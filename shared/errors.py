@@ -74,6 +74,15 @@ class AuthorizationRefused(PermanentExternalError):
     """The stored grant itself was refused (revoked, expired, replaced): reconnecting fixes it."""
 
 
+class CredentialRefused(AuthorizationRefused):
+    """A stored API credential (the HubSpot token, the OpenAI key) was refused: replacing it
+    on the connections page fixes it. `connection` names which."""
+
+    def __init__(self, public_message: str, *, connection: str, detail: str | None = None):
+        super().__init__(public_message, detail=detail)
+        self.connection = connection
+
+
 class NotImplementedYet(AppError):
     """A route whose capability has not landed yet (answers 501, never pretends to work)."""
 

@@ -15,6 +15,9 @@ own sign-in and roles replace that list later), and every change records who mad
     POST  /api/workflows/<id>/reject          {"reason"}
     POST  /api/workflows/<id>/edit            {"content_hash", "subject", "body", "approve"?}
     POST  /api/workflows/<id>/regenerate      {"instruction"}
+    GET   /api/connections                    mailboxes, HubSpot, OpenAI: status, never a value
+    PUT   /api/connections/openai             {"key"}; DELETE: back to the offline drafter
+    PUT   /api/connections/hubspot            {"token"?, "webhook_secret"?}
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
@@ -30,7 +33,7 @@ import functions_framework
 from shared.config import load_settings
 from shared.errors import BadRequest, NotFound
 from shared.runtime import Runtime
-from shared.services.operator_api import OperatorApi
+from shared.services.operator_api import OperatorApi, plain
 from shared.services.send_wiring import SendWiring
 from shared.web import entrypoint, read_body
 
@@ -75,6 +78,14 @@ def operator(request: flask.Request) -> Any:
         return API.audit(request.args.get("kind"), request.args.get("limit"))
     if path == "/api/queue" and method == "GET":
         return API.queue()
+    if path == "/api/connections" and method == "GET":
+        return {"connections": plain(API.connections.overview())}
+    if path == "/api/connections/openai" and method == "PUT":
+        return API.connections.set_openai_key(_json_body(request).get("key"), who=who)
+    if path == "/api/connections/openai" and method == "DELETE":
+        return API.connections.remove_openai_key(who=who)
+    if path == "/api/connections/hubspot" and method == "PUT":
+        return API.connections.set_hubspot(_json_body(request), who=who)
     if path.startswith("/api/workflows/"):
         parts = path.removeprefix("/api/workflows/").split("/")
         workflow_id = parts[0]

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.adapters.openai_account import OpenAIModel
 from shared.errors import (
-    AuthorizationRefused,
     ConfigError,
+    CredentialRefused,
     NotFound,
     PermanentExternalError,
     TransientError,
@@ -489,7 +489,9 @@ def _status_error(exc: Any) -> Exception:
     code = getattr(exc, "code", None)
     detail = f"{type(exc).__name__}: HTTP {status}" + (f" ({code})" if code else "")
     if status == 401:
-        return AuthorizationRefused("OpenAI refused the stored API key", detail=detail)
+        return CredentialRefused(
+            "OpenAI refused the stored API key", connection="openai", detail=detail
+        )
     if status in _TRANSIENT_STATUSES or status >= 500:
         return TransientError("OpenAI embeddings are unavailable", detail=detail)
     return PermanentExternalError(

@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 from shared.adapters.retry import RetryAdvice, call_with_retries, parse_retry_after
 from shared.domain.mail import normalize_email, same_email
-from shared.errors import ConfigError, NotFound, PermanentExternalError, TransientError
+from shared.errors import (
+    ConfigError,
+    CredentialRefused,
+    NotFound,
+    PermanentExternalError,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from shared.adapters.secrets import SecretStore
@@ -162,7 +168,11 @@ class HubSpotAccount:
             )
         except ApiException as exc:
             status = int(exc.status or 0)
-            if status in (401, 403):
+            if status == 401:
+                raise CredentialRefused(
+                    "hubspot: access refused", connection="hubspot", detail="401"
+                ) from None
+            if status == 403:
                 refused = PermanentExternalError("hubspot: access refused", detail=str(status))
                 raise refused from None
             if status == 404:

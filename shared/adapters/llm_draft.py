@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.adapters.openai_account import OpenAIModel
 from shared.domain.drafting import DRAFT_SCHEMA, BadAnswer, DraftAnswer, Prompt, parse_draft_answer
-from shared.errors import AuthorizationRefused, PermanentExternalError, TransientError
+from shared.errors import CredentialRefused, PermanentExternalError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ class DraftWriter(OpenAIModel):
                 },
             )
         except openai.AuthenticationError:
-            raise AuthorizationRefused("openai: the API key was refused") from None
+            raise CredentialRefused(
+                "openai: the API key was refused", connection="openai"
+            ) from None
         except (openai.BadRequestError, openai.PermissionDeniedError, openai.NotFoundError) as exc:
             raise PermanentExternalError(
                 "openai: the draft request was refused", detail=type(exc).__name__

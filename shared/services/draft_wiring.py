@@ -27,16 +27,38 @@ class DraftWiring:
         self.runtime = runtime
         self.voice = VoiceWiring(runtime)
         self._calendars: dict[str, Any] = {}
+        self._hubspot: tuple[str, Any] | None = None
 
     @property
     def settings(self) -> Any:
         return self.runtime.settings
 
-    @cached_property
+    @property
     def hubspot(self) -> Any:
+        """The HubSpot client for the token stored now: rebuilt when the token is replaced
+        (the Secret Manager read itself is cached per instance)."""
+        import hashlib
+
         from shared.adapters.hubspot_context import HubSpotContext
 
-        return HubSpotContext.from_settings(self.settings, self.runtime.secrets)
+        token = self.runtime.secrets.read(self.settings.hubspot_access_token_id)
+        fingerprint = hashlib.sha256(token.encode()).hexdigest()
+        if self._hubspot is None or self._hubspot[0] != fingerprint:
+            self._hubspot = (
+                fingerprint,
+                HubSpotContext.from_settings(self.settings, self.runtime.secrets),
+            )
+        return self._hubspot[1]
+
+    def refused(self, connection: str) -> None:
+        """A credential was refused: the next use reads Secret Manager again, so a replaced
+        token or key is picked up at once instead of after the cache's lifetime."""
+        secret_id = {
+            "hubspot": self.settings.hubspot_access_token_id,
+            "openai": self.settings.openai_api_key_id,
+        }.get(connection)
+        if secret_id:
+            self.runtime.secrets.forget(secret_id)
 
     def gmail_for(self, mailbox: str) -> Any:
         from shared.services.mailboxes import FreshClient
@@ -150,6 +172,7 @@ class DraftWiring:
                 quota=self.sending.quota,
                 reschedule=self.sending.reschedule_follow_up,
                 drafted=self.sending.auto_approve,
+                refused=self.refused,
             ),
             policy,
             budget_tokens=settings.draft_prompt_budget_tokens,

@@ -38,7 +38,12 @@ from shared.domain.gmail_history import thread_doc_id
 from shared.domain.outbound import compose, make_message_id, reply_subject
 from shared.domain.sending import content_hash
 from shared.domain.workflow import WorkflowState
-from shared.errors import AuthorizationRefused, NotFound, PermanentExternalError
+from shared.errors import (
+    AuthorizationRefused,
+    CredentialRefused,
+    NotFound,
+    PermanentExternalError,
+)
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -92,6 +97,7 @@ class Sources:
     # a follow-up that must wait (an auto-reply said "back on..."): (workflow, version, step, at)
     reschedule: Callable[[str, int, int, datetime], None] = lambda *args: None
     drafted: Callable[[str], None] = lambda workflow_id: None  # e.g. the auto-approve policy
+    refused: Callable[[str], None] = lambda connection: None  # a credential was refused
 
 
 class DraftService:
@@ -199,6 +205,21 @@ class DraftService:
                 version,
                 WorkflowState.NEEDS_INPUT,
                 {"reason": exc.public_message, "created_at": _now()},
+            )
+        except CredentialRefused as exc:
+            # HubSpot's token or OpenAI's key was refused: the draft waits for a new one.
+            mark_connection(self.store, exc)
+            self.sources.refused(exc.connection)
+            return self._finish(
+                workflow_id,
+                version,
+                WorkflowState.PAUSED,
+                {"reason": exc.public_message, "created_at": _now()},
+                paused={
+                    "kind": "draft",
+                    "connection": exc.connection,
+                    "reason": exc.public_message,
+                },
             )
         except AuthorizationRefused as exc:
             # The mailbox's grant is gone: the draft waits for the reconnect, which resumes it.
@@ -720,6 +741,17 @@ class DraftService:
             "body_hash": body_hash(answer.body),
             "thread_id": thread_id,
         }
+
+
+def mark_connection(store: Any, exc: CredentialRefused) -> None:
+    """`connections/{hubspot|openai}` needs attention: the page shows it and what waits."""
+    store.db.collection("connections").document(exc.connection).set(
+        {
+            "status": "needs_attention",
+            "attention": {"reason": exc.public_message, "detail": exc.detail, "at": _now()},
+        },
+        merge=True,
+    )
 
 
 def _contact_text(context: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadRequest, NotFound
@@ -18,13 +19,13 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 QUEUE_STATES = ("awaiting_approval", "needs_input", "approved", "suppressed")
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -39,15 +40,49 @@ class OperatorApi:
     def __init__(self, wiring: SendWiring) -> None:
         self.wiring = wiring
 
+    @cached_property
+    def resumer(self) -> Any:
+        from shared.services.resume import Resumer, ResumeTargets
+
+        settings = self.wiring.settings
+        return Resumer(
+            self.wiring.runtime.store,
+            self.wiring.runtime.tasks,
+            ResumeTargets(
+                draft_queue=settings.queue_draft,
+                draft_url=settings.function_url_draft,
+                send_queue=settings.queue_send,
+                send_url=settings.function_url_send,
+                undo_seconds=settings.send_undo_seconds,
+            ),
+        )
+
+    @cached_property
+    def connections(self) -> Any:
+        from shared.services.connections import Connections
+
+        settings = self.wiring.settings
+        return Connections(
+            self.wiring.runtime.store,
+            self.wiring.runtime.secrets,
+            self.wiring.audit,
+            secret_ids={
+                "openai": settings.openai_api_key_id,
+                "hubspot_token": settings.hubspot_access_token_id,
+                "hubspot_webhook": settings.hubspot_client_secret_id,
+            },
+            resume_connection=self.resumer.resume_connection,
+        )
+
     @property
     def _db(self) -> Any:
         return self.wiring.runtime.store.db
 
     def flags(self) -> dict[str, Any]:
-        return {"flags": _plain(self.wiring.flags.current())}
+        return {"flags": plain(self.wiring.flags.current())}
 
     def change_flags(self, changes: dict[str, Any], *, who: str, reason: str) -> dict[str, Any]:
-        return _plain(self.wiring.flags.change(changes, who=who, reason=reason))  # type: ignore[no-any-return]
+        return plain(self.wiring.flags.change(changes, who=who, reason=reason))  # type: ignore[no-any-return]
 
     def audit(self, kind: str | None, limit: str | None) -> dict[str, Any]:
         try:
@@ -56,7 +91,7 @@ class OperatorApi:
             raise BadRequest("limit: a number from 1 to 500") from None
         if kind is not None and not _ID.fullmatch(kind):
             raise BadRequest("kind: letters, digits, _ and -")
-        return {"entries": _plain(self.wiring.audit.entries(kind=kind, limit=count))}
+        return {"entries": plain(self.wiring.audit.entries(kind=kind, limit=count))}
 
     def queue(self) -> dict[str, Any]:
         from google.cloud.firestore_v1.base_query import FieldFilter
@@ -76,9 +111,9 @@ class OperatorApi:
                     "subject": draft.get("subject"),
                     "verdict": (draft.get("gate") or {}).get("verdict"),
                     "risk": (draft.get("gate") or {}).get("risk"),
-                    "approval": _plain(data.get("approval")),
-                    "send": _plain(data.get("send")),
-                    "updated_at": _plain(data.get("updated_at")),
+                    "approval": plain(data.get("approval")),
+                    "send": plain(data.get("send")),
+                    "updated_at": plain(data.get("updated_at")),
                 }
             )
         items.sort(key=lambda i: str(i["updated_at"] or ""), reverse=True)
@@ -103,7 +138,7 @@ class OperatorApi:
                 }
             except Exception as exc:
                 current = {"error": getattr(exc, "public_message", "the draft cannot be read")}
-        return {"workflow": _plain(data), "gmail_draft": current}
+        return {"workflow": plain(data), "gmail_draft": current}
 
     def act(self, workflow_id: str, action: str, body: dict[str, Any], *, who: str) -> Any:
         if not _ID.fullmatch(workflow_id):

@@ -43,11 +43,19 @@ class Resumer:
         self.targets = targets
 
     def resume(self, mailbox: str) -> dict[str, int]:
+        """What a mailbox's refused grant paused, now that it is reconnected."""
+        return self._resume_where("paused.mailbox", mailbox)
+
+    def resume_connection(self, connection: str) -> dict[str, int]:
+        """What a refused HubSpot token or OpenAI key paused, now that it is replaced."""
+        return self._resume_where("paused.connection", connection)
+
+    def _resume_where(self, field: str, value: str) -> dict[str, int]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = (
             self.store.db.collection(WORKFLOWS)
-            .where(filter=FieldFilter("paused.mailbox", "==", mailbox))
+            .where(filter=FieldFilter(field, "==", value))
             .limit(500)
         )
         counts = {"draft": 0, "send": 0}
@@ -55,7 +63,7 @@ class Resumer:
             kind = self._resume_one(snap.reference)
             if kind is not None:
                 counts[kind] += 1
-        log.info("paused work resumed", extra={"fields": {"mailbox": mailbox, **counts}})
+        log.info("paused work resumed", extra={"fields": {field: value, **counts}})
         return counts
 
     def _resume_one(self, ref: Any) -> str | None:

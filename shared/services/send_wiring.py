@@ -64,6 +64,7 @@ class SendWiring:
                 gmail_for=drafts.gmail_for,
                 hubspot=lambda: drafts.hubspot,
                 calendar_for=drafts.calendar_for,
+                refused=drafts.refused,
             ),
             self.target,
             team=self.settings.team_id,

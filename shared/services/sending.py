@@ -47,6 +47,7 @@ from shared.domain.sending import (
 from shared.domain.workflow import WorkflowState
 from shared.errors import (
     AuthorizationRefused,
+    CredentialRefused,
     NotFound,
     PermanentExternalError,
     TransientError,
@@ -83,6 +84,7 @@ class SendSources:
     gmail_for: Callable[[str], Any]  # mailbox -> GmailMailbox
     hubspot: Callable[[], Any]  # -> HubSpotContext
     calendar_for: Callable[[str], Any]  # mailbox -> CalendarClient
+    refused: Callable[[str], None] = lambda connection: None  # re-read that credential next
 
 
 @dataclass
@@ -153,6 +155,16 @@ class SendService:
             return {"status": claim.outcome, "reason": claim.reason}
         try:
             return self._send(workflow_id, version, approved_hash, seq, claim)
+        except CredentialRefused as exc:
+            # HubSpot cannot be asked whether the contact unsubscribed: nothing goes out
+            # unchecked; the send waits for a working token.
+            from shared.services.drafting import mark_connection
+
+            mark_connection(self.store, exc)
+            self.sources.refused(exc.connection)
+            return self._release(
+                workflow_id, seq, [exc.public_message], paused=True, connection=exc.connection
+            )
         except AuthorizationRefused as exc:
             # The mailbox's grant is gone: nothing was sent; the send waits, visible, until the
             # mailbox is reconnected and a person approves again.
@@ -435,6 +447,7 @@ class SendService:
         blocked: bool = False,
         failed: bool = False,
         paused: bool = False,
+        connection: str | None = None,
     ) -> dict[str, Any]:
         """Not sent: the reservation is returned and the approval is void."""
         ref = self._ref(workflow_id)
@@ -465,7 +478,11 @@ class SendService:
                     {
                         "paused": {
                             "kind": "send",
-                            "mailbox": mailbox_of(data),
+                            **(
+                                {"connection": connection}
+                                if connection
+                                else {"mailbox": mailbox_of(data)}
+                            ),
                             "reason": "; ".join(reasons),
                             "at": now,
                         }
@@ -725,6 +742,11 @@ class SendService:
         except (NotFound, PermanentExternalError) as exc:
             # The email is out; a refused log is recorded for a person, not retried forever.
             effects["hubspot_error"] = exc.public_message
+            if isinstance(exc, CredentialRefused):
+                from shared.services.drafting import mark_connection
+
+                mark_connection(self.store, exc)
+                self.sources.refused(exc.connection)
         return effects
 
     def _meeting(
