@@ -163,6 +163,12 @@ class DevStack:
             # (p99 of a search 229 ms vs 60 ms measured); Terraform sets the same.
             "OPENBLAS_NUM_THREADS": "1",
             "GOOGLE_OAUTH_TOKEN_URI": f"{self.fake_url('oauth')}/token",
+            "GOOGLE_OAUTH_AUTH_URI": f"{self.fake_url('oauth')}/o/oauth2/v2/auth",
+            "GOOGLE_OAUTH_REVOKE_URI": f"{self.fake_url('oauth')}/revoke",
+            "GOOGLE_OAUTH_USERINFO_URI": f"{self.fake_url('oauth')}/oauth2/v3/userinfo",
+            "GOOGLE_OAUTH_REDIRECT_URI": (
+                f"{self.function_url('operator')}/api/connections/google/callback"
+            ),
             "GMAIL_API_ENDPOINT": self.fake_url("gmail"),
             "DRIVE_API_ENDPOINT": f"{self.fake_url('drive')}/drive/v3/",
             "CALENDAR_API_ENDPOINT": f"{self.fake_url('calendar')}/calendar/v3/",

@@ -284,6 +284,23 @@ class Settings(BaseSettings):
     youtube_base_url: str = Field(
         "https://www.youtube.com", description="YouTube origin (rewritten to a fake locally)."
     )
+    # connecting a Google account (the operator page's OAuth web flow)
+    google_oauth_auth_uri: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        description="Google OAuth authorization (consent) endpoint.",
+    )
+    google_oauth_revoke_uri: str = Field(
+        "https://oauth2.googleapis.com/revoke", description="Google OAuth revocation endpoint."
+    )
+    google_oauth_redirect_uri: str = Field(
+        "",
+        description="The operator function's OAuth callback URL "
+        "(`.../api/connections/google/callback`), registered on the OAuth client.",
+    )
+    google_oauth_userinfo_uri: str = Field(
+        "https://openidconnect.googleapis.com/v1/userinfo",
+        description="OpenID Connect userinfo endpoint (the connected account's address).",
+    )
 
     # --- outbound call behaviour --------------------------------------------------------
     http_max_attempts: int = Field(

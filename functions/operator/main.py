@@ -18,6 +18,10 @@ own sign-in and roles replace that list later), and every change records who mad
     GET   /api/connections                    mailboxes, HubSpot, OpenAI: status, never a value
     PUT   /api/connections/openai             {"key"}; DELETE: back to the offline drafter
     PUT   /api/connections/hubspot            {"token"?, "webhook_secret"?}
+    POST  /api/connections/google/start       {"login_hint"?}: Google's consent URL, and a
+                                              binding cookie for this browser
+    GET   /api/connections/google/callback    Google's redirect (state + cookie, no bearer)
+    POST  /api/connections/google/<email>/disconnect   revoke, destroy the secret, stop watch
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
@@ -41,6 +45,8 @@ SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
 API = OperatorApi(SendWiring(RUNTIME))
 _AUDIENCE = SETTINGS.function_url_operator
+_BINDING_COOKIE = "sa_oauth_binding"  # HttpOnly, Secure, SameSite=Lax, 10 minutes
+_BINDING_PATH = "/api/connections/google"
 
 
 def _json_body(request: flask.Request) -> dict[str, Any]:
@@ -59,6 +65,18 @@ def operator(request: flask.Request) -> Any:
     path = "/" + request.path.strip("/")
     if not path.startswith("/api/"):
         raise NotFound("the operator page lands with its own issue; the API is under /api/")
+    if path == "/api/connections/google/callback" and request.method == "GET":
+        # Google sends the person's browser here: no bearer token, but the state (single use,
+        # bound at start to the operator) and the browser's binding cookie must both match.
+        result = API.google.callback(
+            request.args.get("state"),
+            request.args.get("code"),
+            request.cookies.get(_BINDING_COOKIE),
+            error=request.args.get("error"),
+        )
+        response = flask.make_response(flask.jsonify(result))
+        response.delete_cookie(_BINDING_COOKIE, path=_BINDING_PATH)
+        return response
     caller = RUNTIME.verifier.verify(
         request.headers.get("Authorization"),
         audience=_AUDIENCE,
@@ -78,6 +96,27 @@ def operator(request: flask.Request) -> Any:
         return API.audit(request.args.get("kind"), request.args.get("limit"))
     if path == "/api/queue" and method == "GET":
         return API.queue()
+    if path == "/api/connections/google/start" and method == "POST":
+        hint = _json_body(request).get("login_hint")
+        url, binding = API.google.start(who, login_hint=str(hint) if hint else None)
+        response = flask.make_response(flask.jsonify({"authorization_url": url}))
+        response.set_cookie(
+            _BINDING_COOKIE,
+            binding,
+            max_age=600,
+            path=_BINDING_PATH,
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    if (
+        path.startswith("/api/connections/google/")
+        and path.endswith("/disconnect")
+        and method == "POST"
+    ):
+        email = path.removeprefix("/api/connections/google/").removesuffix("/disconnect")
+        return API.google.disconnect(email, who)
     if path == "/api/connections" and method == "GET":
         return {"connections": plain(API.connections.overview())}
     if path == "/api/connections/openai" and method == "PUT":

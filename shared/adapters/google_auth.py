@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from google.oauth2.credentials import Credentials
 
-GMAIL_SCOPES = (
-    "https://www.googleapis.com/auth/gmail.modify",
-    "https://www.googleapis.com/auth/gmail.compose",
-)
+# gmail.modify covers reading, drafting and sending. A refresh that names scopes must name
+# only granted ones (Google answers invalid_scope otherwise), so this is the grant's subset.
+GMAIL_SCOPES = ("https://www.googleapis.com/auth/gmail.modify",)
 
 
 def user_credentials(

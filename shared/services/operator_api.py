@@ -58,6 +58,21 @@ class OperatorApi:
         )
 
     @cached_property
+    def google(self) -> Any:
+        from shared.services.google_connect import GoogleConnect
+        from shared.services.mail_wiring import GmailServices
+
+        runtime = self.wiring.runtime
+        mailboxes = GmailServices(runtime).mailboxes
+        return GoogleConnect.from_settings(
+            runtime.settings,
+            runtime.store,
+            runtime.secrets,
+            lambda email, secret_id: mailboxes.connect(email, secret_id),
+            lambda email, reason: mailboxes.stop(email, reason),
+        )
+
+    @cached_property
     def connections(self) -> Any:
         from shared.services.connections import Connections
 

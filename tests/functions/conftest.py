@@ -1,12 +1,15 @@
-"""Fixtures the Gmail intake tests share (a module's own fixture of the same name wins)."""
+"""Fixtures the function tests share (a module's own fixture of the same name wins)."""
 
 from __future__ import annotations
 
 import pytest
 
 from devstack import seed
+from devstack.hubspot_webhooks import PUBLIC_URL
+from devstack.stack import ROOT
 from tests.conftest import serve_function
 from tests.functions.gmail_support import SOURCE, Mail, queue_path, tasks_client
+from tests.functions.team_support import Team
 
 
 @pytest.fixture(scope="module")
@@ -25,3 +28,35 @@ def mail(local, push_server):
     for queue in ("draft", "voice"):
         tasks_client(local).pause_queue(name=queue_path(local, queue))
     return Mail(local, push_server)
+
+
+@pytest.fixture(scope="module")
+def team_servers(stack):
+    env = {
+        **stack.env(),
+        "HUBSPOT_WEBHOOK_URL": PUBLIC_URL,
+        "SECRET_CACHE_SECONDS": "0",
+    }
+    ports = stack.function_ports
+    started = {
+        name: serve_function(name, ROOT / f"functions/{name}/main.py", env, ports[name])
+        for name in ("draft", "operator")
+    }
+    # A short Gmail timeout on the send step, so a send that times out is quick to test.
+    send_env = {**env, "HTTP_TIMEOUT_SECONDS": "1.5"}
+    started["send"] = serve_function(
+        "send", ROOT / "functions/send/main.py", send_env, ports["send"]
+    )
+    started["webhook"] = serve_function(
+        "hubspot_webhook", ROOT / "functions/hubspot_webhook/main.py", env
+    )
+    started["push"] = serve_function("gmail_push", ROOT / "functions/gmail_push/main.py", env)
+    yield started
+    for server in started.values():
+        server.stop()
+
+
+@pytest.fixture
+def team(local, team_servers):
+    seed.seed(local)
+    return Team(local, team_servers)

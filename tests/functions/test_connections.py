@@ -4,14 +4,18 @@ what needs it, and replacing it resumes that work."""
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 
 from devstack import seed
 from shared.adapters.secrets import SecretStore
-from tests.functions.test_send import Team, servers, team  # noqa: F401 (fixtures)
+from shared.domain.gmail_history import token_secret_name
+from tests.functions.team_support import Team
 
 pytestmark = pytest.mark.stack
+DANA_EMAIL = seed.PROSPECTS[0].email
 
 
 def everything_stored(team: Team) -> str:
@@ -88,3 +92,66 @@ def test_a_refused_hubspot_token_pauses_the_draft_and_a_new_token_resumes_it(tea
     stored = everything_stored(team)
     assert good not in stored
     assert "pat-revoked-by-an-admin" not in stored
+
+
+def connect_through_google(team: Team, email: str) -> tuple[requests.Response, str]:
+    """The operator starts the flow, Google (the fake) asks the person, the browser returns."""
+    started = team.api("POST", "/api/connections/google/start", {"login_hint": email})
+    assert started.status_code == 200, started.text
+    binding = started.cookies.get("sa_oauth_binding")
+    assert binding
+    team.stack.fakes["oauth"][0].set_consent(email)
+    consent = requests.get(started.json()["authorization_url"], allow_redirects=False, timeout=10)
+    assert consent.status_code in (302, 303), consent.text
+    back = consent.headers["Location"]
+    code = parse_qs(urlparse(back).query)["code"][0]
+    return requests.get(back, cookies={"sa_oauth_binding": binding}, timeout=30), code
+
+
+def test_revoked_then_reconnected_through_google_nothing_lost_and_no_token_anywhere(
+    team: Team, capfd: pytest.CaptureFixture[str]
+):
+    oauth = team.stack.fakes["oauth"][0]
+    oauth.accounts.revoke_all(seed.REP_EMAIL)  # Maya changed her password
+    oauth.accounts.expire_access_tokens(seed.REP_EMAIL)
+    team.mail.inbound(f"Dana <{DANA_EMAIL}>", "Hello", "Are you there?")
+    assert team.mail.push().status_code == 200  # the sync meets invalid_grant
+    workflow_id = team.lead()
+    paused = team.drafted(workflow_id)
+
+    mailbox = team.api("GET", "/api/connections").json()["connections"]["mailboxes"][0]
+    assert mailbox["status"] == "disconnected"
+    assert mailbox["reconnect"] is True
+    assert "authorization" in mailbox["reason"]
+    assert paused["state"] == "paused"
+
+    answer, code = connect_through_google(team, seed.REP_EMAIL)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["email"] == seed.REP_EMAIL
+    replay = requests.get(answer.url, timeout=30)
+    assert replay.status_code in (400, 403)  # single use, and no binding cookie
+    mailbox = team.api("GET", "/api/connections").json()["connections"]["mailboxes"][0]
+    assert mailbox["status"] == "connected"
+    resumed = team.drafted(workflow_id, version=2)
+    assert resumed["state"] in ("awaiting_approval", "needs_input")
+    assert len(team.gmail.drafts(seed.REP_EMAIL)) >= 1
+
+    secrets = SecretStore(team.stack.project, team.stack.secrets.address)
+    refresh_token = secrets.read(token_secret_name(seed.REP_EMAIL))
+    logged = capfd.readouterr()
+    for value in (refresh_token, code):
+        assert value not in everything_stored(team)
+        assert value not in logged.out + logged.err
+
+
+def test_a_callback_without_the_browser_binding_is_refused_and_writes_nothing(team: Team):
+    started = team.api("POST", "/api/connections/google/start", {})
+    team.stack.fakes["oauth"][0].set_consent(seed.REP_EMAIL)
+    consent = requests.get(started.json()["authorization_url"], allow_redirects=False, timeout=10)
+    before = everything_stored(team)
+
+    answer = requests.get(consent.headers["Location"], timeout=30)  # another browser
+
+    assert answer.status_code == 403
+    assert everything_stored(team) == before
