@@ -181,7 +181,7 @@ def story_hubspot_lead(stack: DevStack) -> bool:
             f"  Workflow {workflow['id']}: state {workflow['state']}, source "
             f"{workflow['source']}, contact {workflow['contact_email']}"
         )
-    print(f"  Draft tasks queued: {queued} (held: the draft step lands with its own issue)")
+    print(f"  Draft tasks queued: {queued} (held until the draft story below)")
     ok = answer.status_code == 200 and len(workflows) == 1 and len(queued) == 1
     row(ok, "one lead → one workflow", f"{len(workflows)} workflow, {len(queued)} draft task")
     return ok
@@ -455,6 +455,48 @@ def story_draft(stack: DevStack) -> bool:
     return ok
 
 
+def story_connect(stack: DevStack) -> bool:
+    """Maya connects her mailbox from the operator page: Google's consent (the OAuth fake)."""
+    from urllib.parse import parse_qs, urlparse
+
+    import requests
+
+    from devstack.stack import OPERATOR_ACCOUNT
+
+    say("Story: Maya connects her Google account (Gmail, Drive, Calendar) from the page")
+    url = stack.function_url("operator")
+    headers = {"Authorization": f"Bearer {stack.issuer.sign(url, OPERATOR_ACCOUNT)}"}
+    started = requests.post(
+        f"{url}/api/connections/google/start",
+        json={"login_hint": seed.REP_EMAIL},
+        headers=headers,
+        timeout=30,
+    )
+    consent_url = started.json()["authorization_url"]
+    query = parse_qs(urlparse(consent_url).query)
+    scopes = ", ".join(scope.rsplit("/", 1)[-1] for scope in query["scope"][0].split())
+    print(f"  Google consent asks for: {scopes}")
+    print(f"  with PKCE ({query['code_challenge_method'][0]}), offline access, prompt=consent")
+    stack.fakes["oauth"][0].set_consent(seed.REP_EMAIL)
+    consent = requests.get(consent_url, allow_redirects=False, timeout=30)
+    back = requests.get(
+        consent.headers["Location"],
+        cookies={"sa_oauth_binding": started.cookies.get("sa_oauth_binding") or ""},
+        timeout=30,
+    )
+    result = back.json()
+    overview = requests.get(f"{url}/api/connections", headers=headers, timeout=30).json()
+    mailbox = next(iter(overview["connections"]["mailboxes"]), {})
+    print(
+        f"  Callback: {result.get('email')} {result.get('status')}; the refresh token is in "
+        "Secret Manager only; the watch is on"
+    )
+    print(f"  Drafting mode: {overview['connections']['openai']['mode']}")
+    ok = back.status_code == 200 and mailbox.get("status") == "connected"
+    row(ok, "mailbox connected", f"{mailbox.get('email')}: {mailbox.get('status')}")
+    return ok
+
+
 def story_send(stack: DevStack) -> bool:
     """The operator turns sending on, approves Dana's draft; the send task sends it once."""
     import requests
@@ -537,9 +579,10 @@ def main() -> int:
     with running_stack(project="demo-local") as stack:
         stack.start_functions()
         print(f"  up in {time.perf_counter() - started:.1f} s")
-        seed.seed(stack)
+        seed.seed(stack, connect=False)
+        ok = story_connect(stack)
         say("Every part answers")
-        ok = check_every_part(stack)
+        ok = check_every_part(stack) and ok
         ok = story_hubspot_lead(stack) and ok
         ok = story_gmail_reply(stack) and ok
         ok = story_voice_training(stack) and ok

@@ -8,6 +8,7 @@ versions before it.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
     from google.cloud import secretmanager_v1
 
     from shared.config import Settings
+
+
+log = logging.getLogger(__name__)
 
 
 class SecretStore:
@@ -36,6 +40,7 @@ class SecretStore:
         self._client: secretmanager_v1.SecretManagerServiceClient | None = None
         self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self.unavailable_timeout = 5.0  # seconds spent retrying an unreachable Secret Manager
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SecretStore:
@@ -66,23 +71,45 @@ class SecretStore:
     def read(self, secret_id: str) -> str:
         """The latest version's value (as Secret Manager defines `latest`); cached.
 
-        Raises NotFound when the secret or an enabled version does not exist, TransientError
-        when Secret Manager cannot be reached (a cached value is still served meanwhile).
+        Raises NotFound when the secret or an enabled version does not exist. When Secret
+        Manager cannot be reached (after a few quick retries), the last value this instance
+        read is served however old (a refresh token stays valid until it is revoked, and a
+        refused one is re-read anyway); with none, TransientError: the caller answers 503
+        and Cloud Tasks or Pub/Sub retries later.
         """
         now = self._clock()
         with self._lock:
             cached = self._cache.get(secret_id)
         if cached and now - cached[0] < self.cache_seconds:
             return cached[1]
-        from google.api_core import exceptions
+        from google.api_core import exceptions, retry
 
         try:
             response = self.client.access_secret_version(
-                name=f"{self.secret_path(secret_id)}/versions/latest"
+                name=f"{self.secret_path(secret_id)}/versions/latest",
+                retry=retry.Retry(
+                    predicate=retry.if_exception_type(
+                        exceptions.ServiceUnavailable, exceptions.DeadlineExceeded
+                    ),
+                    initial=0.1,
+                    maximum=1.0,
+                    timeout=self.unavailable_timeout,
+                ),
+                timeout=self.unavailable_timeout,
             )
         except (exceptions.NotFound, exceptions.FailedPrecondition):
             raise NotFound(f"secret {secret_id} has no enabled version") from None
-        except (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded) as exc:
+        except (
+            exceptions.ServiceUnavailable,
+            exceptions.DeadlineExceeded,
+            exceptions.RetryError,
+        ) as exc:
+            if cached is not None:
+                log.warning(
+                    "Secret Manager unavailable: serving this instance's last read",
+                    extra={"fields": {"secret": secret_id, "error": type(exc).__name__}},
+                )
+                return cached[1]
             raise TransientError(
                 "Secret Manager is unavailable", detail=type(exc).__name__
             ) from None

@@ -63,3 +63,26 @@ def test_missing_and_destroyed_secrets_are_not_found(local):
     assert store.destroy("to-destroy") == 1
     with pytest.raises(NotFound):
         store.read("to-destroy")
+
+
+def test_when_secret_manager_is_down_the_last_read_serves_and_a_first_read_fails_clearly():
+    from devstack.secrets_server import SecretManagerServer
+    from shared.errors import TransientError
+
+    server = SecretManagerServer()
+    port = server.start()
+    address = f"127.0.0.1:{port}"
+    now = [0.0]
+    store = SecretStore("demo-down", address, cache_seconds=60, clock=lambda: now[0])
+    store.unavailable_timeout = 1.0
+    store.write("gmail-refresh-rep", "token-1")
+    assert store.read("gmail-refresh-rep") == "token-1"
+    server.stop()
+    now[0] = 3600.0  # long past the cache's lifetime
+
+    assert store.read("gmail-refresh-rep") == "token-1"  # served, not a silent skip
+    fresh = SecretStore("demo-down", address, cache_seconds=60)
+    fresh.unavailable_timeout = 1.0
+    with pytest.raises(TransientError) as caught:
+        fresh.read("gmail-refresh-rep")  # nothing to fall back on: 503, retried later
+    assert "token-1" not in str(caught.value)
