@@ -12,6 +12,7 @@ import requests
 from devstack import seed
 from shared.adapters.secrets import SecretStore
 from shared.domain.gmail_history import token_secret_name
+from shared.errors import NotFound
 from tests.functions.team_support import Team
 
 pytestmark = pytest.mark.stack
@@ -155,3 +156,30 @@ def test_a_callback_without_the_browser_binding_is_refused_and_writes_nothing(te
 
     assert answer.status_code == 403
     assert everything_stored(team) == before
+
+
+def test_disconnect_from_the_page_revokes_destroys_and_stops(team: Team):
+    secrets = SecretStore(team.stack.project, team.stack.secrets.address, cache_seconds=0)
+    refresh_token = secrets.read(token_secret_name(seed.REP_EMAIL))
+
+    answer = team.api("POST", f"/api/connections/google/{seed.REP_EMAIL}/disconnect")
+
+    assert answer.status_code == 200, answer.text
+    assert refresh_token not in answer.text
+    mailbox = team.db.collection("mailboxes").document(seed.REP_EMAIL).get().to_dict()
+    assert mailbox["status"] == "disconnected"
+    assert mailbox["watch"]["status"] == "stopped"
+    assert team.gmail.watch_of(seed.REP_EMAIL) is None  # stopped at Gmail while it still could
+    with pytest.raises(NotFound):
+        secrets.read(token_secret_name(seed.REP_EMAIL))
+    refreshed = requests.post(
+        f"{team.stack.fake_url('oauth')}/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            **json.loads(secrets.read("google-oauth-client")),
+        },
+        timeout=10,
+    )
+    assert refreshed.status_code == 400
+    assert refreshed.json()["error"] == "invalid_grant"  # revoked at Google
