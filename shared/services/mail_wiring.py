@@ -173,17 +173,6 @@ class GmailServices:
         )
 
     def resume_paused(self, mailbox: str) -> dict[str, int]:
-        from shared.services.resume import Resumer, ResumeTargets
+        from shared.services.resume import Resumer
 
-        settings = self.runtime.settings
-        return Resumer(
-            self.runtime.store,
-            self.runtime.tasks,
-            ResumeTargets(
-                draft_queue=settings.queue_draft,
-                draft_url=settings.function_url_draft,
-                send_queue=settings.queue_send,
-                send_url=settings.function_url_send,
-                undo_seconds=settings.send_undo_seconds,
-            ),
-        ).resume(mailbox)
+        return Resumer.for_runtime(self.runtime).resume(mailbox)

@@ -10,7 +10,6 @@ lapsed or failed so the operator page can show them.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -58,16 +57,10 @@ class MailboxAccess:
         self._lock = threading.Lock()
 
     def _oauth_client(self) -> tuple[str, str]:
-        secret_id = self.settings.google_oauth_client_secret_id
-        try:
-            value = json.loads(self.secrets.read(secret_id))
-            return str(value["client_id"]), str(value["client_secret"])
-        except NotFound:
-            raise ConfigError(f"secret {secret_id} (the Google OAuth client) is missing") from None
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError(
-                f"secret {secret_id} must be JSON with client_id and client_secret"
-            ) from None
+        from shared.adapters.google_oauth import read_oauth_client
+
+        client = read_oauth_client(self.secrets, self.settings.google_oauth_client_secret_id)
+        return client.client_id, client.client_secret
 
     def forget(self, email: str, data: dict[str, Any]) -> None:
         """Drop the cached token and client: the mailbox may have been reconnected meanwhile

@@ -42,20 +42,9 @@ class OperatorApi:
 
     @cached_property
     def resumer(self) -> Any:
-        from shared.services.resume import Resumer, ResumeTargets
+        from shared.services.resume import Resumer
 
-        settings = self.wiring.settings
-        return Resumer(
-            self.wiring.runtime.store,
-            self.wiring.runtime.tasks,
-            ResumeTargets(
-                draft_queue=settings.queue_draft,
-                draft_url=settings.function_url_draft,
-                send_queue=settings.queue_send,
-                send_url=settings.function_url_send,
-                undo_seconds=settings.send_undo_seconds,
-            ),
-        )
+        return Resumer.for_runtime(self.wiring.runtime)
 
     @cached_property
     def google(self) -> Any:

@@ -21,6 +21,7 @@ from shared.services.sending import send_task_name
 if TYPE_CHECKING:
     from shared.adapters.store import Store
     from shared.adapters.tasks import TaskQueue
+    from shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,21 @@ class Resumer:
         self.store = store
         self.tasks = tasks
         self.targets = targets
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Resumer:
+        settings = runtime.settings
+        return cls(
+            runtime.store,
+            runtime.tasks,
+            ResumeTargets(
+                draft_queue=settings.queue_draft,
+                draft_url=settings.function_url_draft,
+                send_queue=settings.queue_send,
+                send_url=settings.function_url_send,
+                undo_seconds=settings.send_undo_seconds,
+            ),
+        )
 
     def resume(self, mailbox: str) -> dict[str, int]:
         """What a mailbox's refused grant paused, now that it is reconnected."""

@@ -275,42 +275,39 @@ class SendService:
         self, transaction: Any, ref: Any, data: dict[str, Any], seq: int, reason: str
     ) -> None:
         """The approval no longer holds; the workflow keeps the state its newer input gave it."""
-        now = self.clock()
-        transaction.update(
-            ref,
-            {
-                "approval.status": "void",
-                "approval.void_reason": reason,
-                "send": {"seq": seq, "status": "cancelled", "reason": reason, "at": now},
-                "updated_at": now,
-            },
-        )
-        self.audit.append(
-            transaction,
-            "send_cancelled",
-            key=f"cancelled-{data.get('id')}-{seq}",
-            workflow_id=data.get("id"),
-            to=(data.get("draft") or {}).get("to"),
-            reason=reason,
-        )
+        self._close(transaction, ref, data, seq, reason, "cancelled", None)
 
     def _suppress(
         self, transaction: Any, ref: Any, data: dict[str, Any], seq: int, reason: str
     ) -> None:
+        """Held by the kill switch or the mode: kept, visible, approvable again."""
+        self._close(transaction, ref, data, seq, reason, "suppressed", WorkflowState.SUPPRESSED)
+
+    def _close(
+        self,
+        transaction: Any,
+        ref: Any,
+        data: dict[str, Any],
+        seq: int,
+        reason: str,
+        status: str,
+        state: WorkflowState | None,
+    ) -> None:
         now = self.clock()
-        transaction.update(
-            ref,
-            {
-                "state": WorkflowState.SUPPRESSED.value,
-                "approval.status": "suppressed",
-                "send": {"seq": seq, "status": "suppressed", "reason": reason, "at": now},
-                "updated_at": now,
-            },
-        )
+        update: dict[str, Any] = {
+            "approval.status": "void" if status == "cancelled" else status,
+            "send": {"seq": seq, "status": status, "reason": reason, "at": now},
+            "updated_at": now,
+        }
+        if status == "cancelled":
+            update["approval.void_reason"] = reason
+        if state is not None:
+            update["state"] = state.value
+        transaction.update(ref, update)
         self.audit.append(
             transaction,
-            "send_suppressed",
-            key=f"suppressed-{data.get('id')}-{seq}",
+            f"send_{status}",
+            key=f"{status}-{data.get('id')}-{seq}",
             workflow_id=data.get("id"),
             to=(data.get("draft") or {}).get("to"),
             reason=reason,
