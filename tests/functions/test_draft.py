@@ -4,84 +4,24 @@ with a HubSpot review task and note, through real Cloud Tasks dispatch (offline 
 from __future__ import annotations
 
 import base64
-import time
 from email import message_from_bytes, policy
 from typing import Any
 
 import pytest
 import requests
-from google.cloud import firestore
 
 from devstack import seed
-from devstack.hubspot_webhooks import PUBLIC_URL, body_of, form_submission, signed_headers
-from devstack.stack import ROOT, TASKS_INVOKER
-from tests.conftest import serve_function
-from tests.functions.gmail_support import Mail
+from devstack.stack import TASKS_INVOKER
+from tests.functions.team_support import Team
 
 pytestmark = pytest.mark.stack
 REP = seed.REP_EMAIL
 DANA = seed.PROSPECTS[0]
 
 
-@pytest.fixture(scope="module")
-def servers(stack):
-    # No secret caching: a test that stores an OpenAI key must not leak it into the next test.
-    env = {**stack.env(), "HUBSPOT_WEBHOOK_URL": PUBLIC_URL, "SECRET_CACHE_SECONDS": "0"}
-    started = {
-        "draft": serve_function(
-            "draft", ROOT / "functions/draft/main.py", env, stack.function_ports["draft"]
-        ),
-        "webhook": serve_function(
-            "hubspot_webhook", ROOT / "functions/hubspot_webhook/main.py", env
-        ),
-        "push": serve_function("gmail_push", ROOT / "functions/gmail_push/main.py", env),
-    }
-    yield started
-    for server in started.values():
-        server.stop()
-
-
 @pytest.fixture
-def lead(local, servers):
-    seed.seed(local)
-    return Lead(local, servers)
-
-
-class Lead:
-    def __init__(self, stack: Any, servers: dict[str, Any]) -> None:
-        self.stack = stack
-        self.servers = servers
-        self.db = firestore.Client(project=stack.project)
-        self.gmail = stack.fakes["gmail"][0]
-        self.hubspot = stack.fakes["hubspot"][0]
-        self.mail = Mail(stack, servers["push"])
-
-    def submit_form(self) -> str:
-        body = body_of(form_submission(DANA.contact_id, DANA.email))
-        answer = requests.post(
-            self.servers["webhook"].url + "/",
-            data=body,
-            headers=signed_headers(body, secret=seed.HUBSPOT_CLIENT_SECRET),
-            timeout=30,
-        )
-        assert answer.status_code == 200, answer.text
-        (workflow_id,) = answer.json()["opened"]
-        return str(workflow_id)
-
-    def workflow(self, workflow_id: str) -> dict[str, Any]:
-        return self.db.collection("workflows").document(workflow_id).get().to_dict() or {}
-
-    def settled(self, workflow_id: str, version: int = 1, timeout: float = 40.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            data = self.workflow(workflow_id)
-            if data.get("version") == version and data.get("state") not in ("queued", "drafting"):
-                return data
-            time.sleep(0.2)
-        raise AssertionError(f"workflow not drafted: {self.workflow(workflow_id)}")
-
-    def drafts(self) -> list[dict[str, Any]]:
-        return self.gmail.drafts(REP)
+def lead(team: Team) -> Team:
+    return team
 
 
 def parsed(raw: bytes | str) -> Any:
@@ -90,12 +30,12 @@ def parsed(raw: bytes | str) -> Any:
 
 
 def test_a_form_submission_becomes_a_gmail_draft_and_a_hubspot_task(lead):
-    workflow_id = lead.submit_form()
+    workflow_id = lead.lead()
 
-    workflow = lead.settled(workflow_id)
+    workflow = lead.drafted(workflow_id)
 
     assert workflow["state"] in ("awaiting_approval", "needs_input"), workflow.get("draft")
-    (draft,) = lead.drafts()
+    (draft,) = lead.gmail.drafts(REP)
     message = parsed(draft["message"]["raw"])
     assert message["To"] == DANA.email
     assert message["Message-ID"].strip() == workflow["draft"]["message_id"]
@@ -109,8 +49,8 @@ def test_a_form_submission_becomes_a_gmail_draft_and_a_hubspot_task(lead):
 
 
 def test_a_duplicate_task_makes_no_second_draft(lead):
-    workflow_id = lead.submit_form()
-    lead.settled(workflow_id)
+    workflow_id = lead.lead()
+    lead.drafted(workflow_id)
     token = lead.stack.issuer.sign(lead.stack.function_url("draft"), TASKS_INVOKER)
 
     again = requests.post(
@@ -122,12 +62,12 @@ def test_a_duplicate_task_makes_no_second_draft(lead):
 
     assert again.status_code == 200
     assert again.json()["status"] == "skipped"
-    assert len(lead.drafts()) == 1
+    assert len(lead.gmail.drafts(REP)) == 1
 
 
 def test_a_reply_gets_an_in_thread_draft_and_a_rep_edit_survives(lead):
-    workflow_id = lead.submit_form()
-    lead.settled(workflow_id)
+    workflow_id = lead.lead()
+    lead.drafted(workflow_id)
     gmail_id, reply = lead.mail.inbound(
         f"Dana Whitfield <{DANA.email}>",
         "Re: Your request",
@@ -135,9 +75,9 @@ def test_a_reply_gets_an_in_thread_draft_and_a_rep_edit_survives(lead):
     )
     assert lead.mail.push().status_code == 200
 
-    workflow = lead.settled(workflow_id, version=2)
+    workflow = lead.drafted(workflow_id, version=2)
 
-    (draft,) = lead.drafts()
+    (draft,) = lead.gmail.drafts(REP)
     message = parsed(draft["message"]["raw"])
     assert message["In-Reply-To"] == reply["Message-ID"]
     stored = lead.db.collection("gmail_messages").document(f"{REP}:{gmail_id}").get().to_dict()
@@ -160,9 +100,9 @@ def test_a_reply_gets_an_in_thread_draft_and_a_rep_edit_survives(lead):
         references=reply["Message-ID"],
     )
     assert lead.mail.push().status_code == 200
-    third = lead.settled(workflow_id, version=3)
+    third = lead.drafted(workflow_id, version=3)
 
-    (kept,) = lead.drafts()
+    (kept,) = lead.gmail.drafts(REP)
     assert "my own words" in parsed(kept["message"]["raw"]).get_body(("plain",)).get_content()
     assert third["draft"]["kept_rep_edit"] is True
 
@@ -171,12 +111,12 @@ def test_an_unsubscribed_contact_gets_no_draft(lead):
     lead.db.collection("suppressions").document(DANA.email).set(
         {"email": DANA.email, "active": True, "unsubscribe": {"at": "earlier"}}
     )
-    workflow_id = lead.submit_form()
+    workflow_id = lead.lead()
 
-    workflow = lead.settled(workflow_id)
+    workflow = lead.drafted(workflow_id)
 
     assert workflow["state"] == "blocked"
-    assert lead.drafts() == []
+    assert lead.gmail.drafts(REP) == []
     assert any(
         "suppress" in r or "unsubscrib" in r
         for c in workflow["draft"]["gate"]["checks"]
@@ -201,14 +141,14 @@ def test_with_a_key_the_llm_writes_the_draft_from_quoted_context(lead):
             }
         }
     )
-    workflow_id = lead.submit_form()
+    workflow_id = lead.lead()
 
-    workflow = lead.settled(workflow_id)
+    workflow = lead.drafted(workflow_id)
 
     assert workflow["draft"]["drafter"] == "llm"
     assert workflow["draft"]["usage"]["prompt_tokens"] > 0
     assert workflow["state"] == "awaiting_approval", workflow["draft"]["gate"]
-    (draft,) = lead.drafts()
+    (draft,) = lead.gmail.drafts(REP)
     body = parsed(draft["message"]["raw"]).get_body(("plain",)).get_content()
     assert "Happy to show you how it works." in body
     request = openai.chat_requests()[-1]
@@ -221,32 +161,32 @@ def test_an_unusable_llm_answer_asks_the_rep_and_writes_nothing(lead):
 
     SecretStore(lead.stack.project, lead.stack.secrets.address).write("openai-api-key", "sk-x")
     lead.stack.fakes["openai"][0].script_chat({"content": "{not json"})
-    workflow_id = lead.submit_form()
+    workflow_id = lead.lead()
 
-    workflow = lead.settled(workflow_id)
+    workflow = lead.drafted(workflow_id)
 
     assert workflow["state"] == "needs_input"
     assert "not JSON" in workflow["draft"]["reason"]
-    assert lead.drafts() == []
+    assert lead.gmail.drafts(REP) == []
 
 
 def test_accepting_an_offered_slot_gets_a_confirmation_and_a_prepared_invite(lead):
-    workflow_id = lead.submit_form()
-    first = lead.settled(workflow_id)
+    workflow_id = lead.lead()
+    first = lead.drafted(workflow_id)
     offered = first["draft"]["offered_slots"]
     assert len(offered) == 3
-    (draft,) = lead.drafts()
+    (draft,) = lead.gmail.drafts(REP)
     assert offered[1]["text"] in parsed(draft["message"]["raw"]).get_body(("plain",)).get_content()
 
     lead.mail.inbound(DANA.email, "Re: Your request", "The second one works for me, thanks!")
     assert lead.mail.push().status_code == 200
-    second = lead.settled(workflow_id, version=2)
+    second = lead.drafted(workflow_id, version=2)
 
     meeting = second["draft"]["meeting"]
     assert meeting["start"] == offered[1]["start"]
     assert meeting["attendees"] == sorted([DANA.email, REP])
     assert meeting["conference"] is True
-    (confirmation,) = lead.drafts()
+    (confirmation,) = lead.gmail.drafts(REP)
     body = parsed(confirmation["message"]["raw"]).get_body(("plain",)).get_content()
     assert f"{offered[1]['text']} it is" in body
     assert "Would one of these times work" not in body
