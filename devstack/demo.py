@@ -590,6 +590,10 @@ def main() -> int:
         ok = story_draft(stack) and ok
         ok = story_send(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
+        print(
+            f"Operator page: {stack.function_url('operator')}/login "
+            f"(development login: {seed.REP_EMAIL}; with --keep it stays up)"
+        )
         if args.keep:
             print("The stack keeps running; Ctrl-C stops it.")
             stop = threading.Event()

@@ -157,6 +157,8 @@ class DevStack:
             "SCHEDULER_INVOKER_EMAIL": SCHEDULER_INVOKER,
             "VOICE_API_CALLERS": OPERATOR_ACCOUNT,
             "OPERATOR_API_CALLERS": OPERATOR_ACCOUNT,
+            "OPERATOR_EMAILS": "maya@brightline.example,lead@brightline.example",
+            "OPERATOR_LOGIN_AUDIENCE": "operator-page-local",
             "SEND_UNDO_SECONDS": "5",  # production: 60
             "VOICE_PROFILE_DEBOUNCE_SECONDS": "2",  # production: 30
             # One BLAS thread: the numpy embedder otherwise fights the emulator for both cores

@@ -258,6 +258,21 @@ class Settings(BaseSettings):
     team_time_zone: str = Field(
         "UTC", description="Where the team's days and weeks start (quota windows, follow-ups)."
     )
+    operator_emails: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="People (comma-separated Google account emails) who may sign in to the "
+        "operator page.",
+    )
+    operator_login_audience: str = Field(
+        "",
+        description="Audience of the Google ID token the page's sign-in sends (the OAuth "
+        "client id of Google Sign-In, or IAP's audience).",
+    )
+    operator_session_secret_id: str = Field(
+        "operator-session-key",
+        description="Secret Manager secret holding the key that signs the page's sessions.",
+    )
+    operator_session_hours: int = Field(12, ge=1, le=168, description="A sign-in lasts this long.")
     operator_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="Identities (comma-separated e-mails) allowed to call the operator API "
@@ -322,6 +337,7 @@ class Settings(BaseSettings):
         "asset_link_allow_list",
         "nurture_working_days",
         "operator_api_callers",
+        "operator_emails",
         mode="before",
     )
     @classmethod

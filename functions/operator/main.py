@@ -1,9 +1,12 @@
 """Cloud Function `operator`.
 
-The operator page (dashboard, approval queue, workflows, flags, voice training, connections,
-outcomes) lands with its own issue. Its JSON API comes first, for the actions the send step
-needs; every caller is a verified Google identity named in OPERATOR_API_CALLERS (the page's
-own sign-in and roles replace that list later), and every change records who made it:
+The operator page and its JSON API. People sign in with Google (locally, a development login);
+service accounts call the API with a Google ID token. Pages are server-rendered (Jinja2,
+autoescaped: email and HubSpot content is shown as text), every asset is served from here,
+and every answer carries a strict Content-Security-Policy and the usual security headers.
+
+Pages:  /  (dashboard) · /queue · /queue/<id> · /flags · /login · /logout
+API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS):
 
     GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
     PATCH /api/flags                          {"changes": {...}, "reason"}: audited per field
@@ -29,24 +32,45 @@ Entry point only: parse the request, call `shared`, map the result to an HTTP an
 from __future__ import annotations
 
 import json
+import logging
+from pathlib import Path
 from typing import Any
 
 import flask
 import functions_framework
 
 from shared.config import load_settings
-from shared.errors import BadRequest, NotFound
+from shared.errors import AppError, BadRequest, NotFound, Unauthorized
 from shared.runtime import Runtime
 from shared.services.operator_api import OperatorApi, plain
+from shared.services.operator_web import COOKIE, SECURITY_HEADERS, OperatorDoor, cookie_options
 from shared.services.send_wiring import SendWiring
 from shared.web import entrypoint, read_body
 
+log = logging.getLogger("sales_agent.operator")
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
 API = OperatorApi(SendWiring(RUNTIME))
+DOOR = OperatorDoor(SETTINGS, RUNTIME.secrets, RUNTIME.verifier)
 _AUDIENCE = SETTINGS.function_url_operator
 _BINDING_COOKIE = "sa_oauth_binding"  # HttpOnly, Secure, SameSite=Lax, 10 minutes
 _BINDING_PATH = "/api/connections/google"
+_HERE = Path(__file__).parent
+_STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
+_TEMPLATES: Any = None
+
+
+def _templates() -> Any:
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        import jinja2
+
+        _TEMPLATES = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(_HERE / "templates"),
+            autoescape=True,
+            undefined=jinja2.ChainableUndefined,
+        )
+    return _TEMPLATES
 
 
 def _json_body(request: flask.Request) -> dict[str, Any]:
@@ -59,12 +83,166 @@ def _json_body(request: flask.Request) -> dict[str, Any]:
     return body
 
 
+def _secured(response: flask.Response) -> flask.Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _page(name: str, status: int = 200, **context: Any) -> flask.Response:
+    html = _templates().get_template(name).render(**context)
+    return _secured(flask.make_response(html, status))
+
+
+def _redirect(to: str) -> flask.Response:
+    return _secured(flask.redirect(to, code=303))
+
+
 @functions_framework.http
 @entrypoint("operator", SETTINGS)
 def operator(request: flask.Request) -> Any:
     path = "/" + request.path.strip("/")
-    if not path.startswith("/api/"):
-        raise NotFound("the operator page lands with its own issue; the API is under /api/")
+    if path.startswith("/ui/"):  # not /static/: Flask claims that prefix for itself
+        name = path.removeprefix("/ui/")
+        if name not in _STATIC:
+            raise NotFound("no such file")
+        body = (_HERE / "static" / name).read_bytes()
+        response = flask.make_response(body)
+        response.headers["Content-Type"] = _STATIC[name]
+        return _secured(response)
+    if path.startswith("/api/"):
+        try:
+            return _api(request, path)
+        except AppError as exc:
+            if exc.http_status >= 500:
+                raise
+            log.warning("request refused: %s", exc.public_message)
+            response = flask.make_response(flask.jsonify({"error": exc.public_message}))
+            response.status_code = exc.http_status
+            return _secured(response)
+    return _pages(request, path)
+
+
+# --- pages ----------------------------------------------------------------------------
+def _pages(request: flask.Request, path: str) -> Any:
+    method = request.method
+    if path == "/login" and method == "GET":
+        return _login_page()
+    if path in ("/login", "/login/dev") and method == "POST":
+        return _sign_in(request, path)
+    session = DOOR.session(request.cookies.get(COOKIE))
+    if session is None:
+        return _redirect("/login")
+    try:
+        DOOR.check_csrf(session, method, request.headers, request.form)
+    except AppError as exc:
+        return _page("base.html", exc.http_status, title="Refused", error=exc.public_message)
+    flags = API.wiring.flags.current()
+    common = {"session": session, "flags": flags}
+    try:
+        return _route_page(request, path, session.email, common)
+    except AppError as exc:
+        if exc.http_status >= 500:
+            raise
+        return _page(
+            "base.html", exc.http_status, title="Refused", error=exc.public_message, **common
+        )
+
+
+def _route_page(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    method = request.method
+    if path == "/logout" and method == "POST":
+        response = _redirect("/login")
+        response.delete_cookie(COOKIE, path="/")
+        return response
+    if path == "/" and method == "GET":
+        return _page(
+            "dashboard.html", title="Dashboard", page="dashboard", numbers=API.dashboard(), **common
+        )
+    if path == "/queue" and method == "GET":
+        return _page(
+            "queue.html", title="Approval queue", page="queue", items=API.queue()["items"], **common
+        )
+    if path.startswith("/queue/"):
+        parts = path.removeprefix("/queue/").split("/")
+        if len(parts) == 1 and method == "GET":
+            shown = API.workflow(parts[0])
+            workflow = shown["workflow"]
+            draft = workflow.get("draft") or {}
+            return _page(
+                "draft.html",
+                title=draft.get("subject") or "Draft",
+                page="queue",
+                workflow=workflow,
+                draft=draft,
+                gate=draft.get("gate") or {},
+                gmail=shown["gmail_draft"] or {"error": "no Gmail draft"},
+                **common,
+            )
+        if len(parts) == 2 and method == "POST":
+            form = request.form.to_dict()
+            body: dict[str, Any] = dict(form)
+            if parts[1] == "edit":
+                body["approve"] = True
+            API.act(parts[0], parts[1], body, who=who)
+            return _redirect("/queue")
+    if path == "/flags" and method == "GET":
+        audit = API.audit("flag_change", "50")["entries"]
+        return _page("flags.html", title="Flags", page="flags", audit=audit, **common)
+    if path == "/flags" and method == "POST":
+        API.change_flags(
+            _flag_changes(request.form), who=who, reason=request.form.get("reason", "")
+        )
+        return _redirect("/flags")
+    raise NotFound("no such page")
+
+
+def _flag_changes(form: Any) -> dict[str, Any]:
+    """Form fields (`quotas.mailbox_day`, ...) as the flags' nested changes."""
+    changes: dict[str, Any] = {}
+    for key, value in form.items():
+        if key in ("csrf", "reason"):
+            continue
+        if value in ("true", "false"):
+            parsed: Any = value == "true"
+        elif value.lstrip("-").isdigit():
+            parsed = int(value)
+        else:
+            parsed = value
+        head, _, tail = key.partition(".")
+        if tail:
+            changes.setdefault(head, {})[tail] = parsed
+        else:
+            changes[head] = parsed
+    if "auto_approve" in changes:
+        changes["auto_approve"].setdefault("enabled", False)  # an unticked box sends nothing
+    return changes
+
+
+def _login_page(error: str | None = None, status: int = 200) -> flask.Response:
+    dev = SETTINGS.environment.value == "local"
+    email = next(iter(SETTINGS.operator_emails), "") if dev else ""
+    return _page("login.html", status, title="Sign in", dev_login=dev, dev_email=email, error=error)
+
+
+def _sign_in(request: flask.Request, path: str) -> flask.Response:
+    try:
+        if path == "/login/dev":
+            _, cookie = DOOR.sign_in_dev(request.form.get("email", ""))
+        else:
+            _, cookie = DOOR.sign_in_google(request.form.get("id_token", ""))
+    except AppError as exc:
+        if exc.http_status >= 500:
+            raise
+        return _login_page(exc.public_message, exc.http_status)
+    response = _redirect("/")
+    response.set_cookie(COOKIE, cookie, **cookie_options(DOOR))
+    return response
+
+
+# --- the JSON API ---------------------------------------------------------------------
+def _api(request: flask.Request, path: str) -> Any:
     if path == "/api/connections/google/callback" and request.method == "GET":
         # Google sends the person's browser here: no bearer token, but the state (single use,
         # bound at start to the operator) and the browser's binding cookie must both match.
@@ -76,13 +254,32 @@ def operator(request: flask.Request) -> Any:
         )
         response = flask.make_response(flask.jsonify(result))
         response.delete_cookie(_BINDING_COOKIE, path=_BINDING_PATH)
-        return response
-    caller = RUNTIME.verifier.verify(
-        request.headers.get("Authorization"),
-        audience=_AUDIENCE,
-        allowed_emails=SETTINGS.operator_api_callers,
-    )
-    who = caller.email
+        return _secured(response)
+    who = _api_caller(request)
+    answer = _api_route(request, path, who)
+    if isinstance(answer, flask.Response):
+        return _secured(answer)
+    body, status = answer if isinstance(answer, tuple) else (answer, 200)
+    return _secured(flask.make_response(flask.jsonify(body), status))
+
+
+def _api_caller(request: flask.Request) -> str:
+    """A service account's bearer token, or a signed-in person's session (with CSRF)."""
+    if request.headers.get("Authorization"):
+        caller = RUNTIME.verifier.verify(
+            request.headers.get("Authorization"),
+            audience=_AUDIENCE,
+            allowed_emails=SETTINGS.operator_api_callers,
+        )
+        return caller.email
+    session = DOOR.session(request.cookies.get(COOKIE))
+    if session is None:
+        raise Unauthorized("sign in first")
+    DOOR.check_csrf(session, request.method, request.headers, None)
+    return session.email
+
+
+def _api_route(request: flask.Request, path: str, who: str) -> Any:
     method = request.method
     if path == "/api/flags" and method == "GET":
         return API.flags()

@@ -172,3 +172,46 @@ class OperatorApi:
                 workflow_id, by=who, instruction=str(body.get("instruction") or "")
             )
         raise NotFound("no such action")
+
+    def dashboard(self) -> dict[str, Any]:
+        """Today's numbers, counted from the workflows and the audit log (a small team's
+        pipeline: a few thousand workflows at most; the outcomes issue keeps counters)."""
+        from collections import Counter
+        from datetime import UTC, datetime, time
+
+        midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
+        states: Counter[str] = Counter()
+        new_today = 0
+        for snap in self._db.collection("workflows").limit(5000).stream():
+            data = snap.to_dict() or {}
+            states[str(data.get("state"))] += 1
+            created = data.get("created_at")
+            if isinstance(created, datetime) and created >= midnight:
+                new_today += 1
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        sent_today = sum(
+            1
+            for _ in self._db.collection("audit")
+            .where(filter=FieldFilter("kind", "==", "sent"))
+            .where(filter=FieldFilter("at", ">=", midnight))
+            .stream()
+        )
+        attention = [
+            f"{snap.id}: {(snap.to_dict() or {}).get('status')} "
+            f"({((snap.to_dict() or {}).get('attention') or {}).get('reason') or 'reconnect'})"
+            for snap in self._db.collection("mailboxes").stream()
+            if (snap.to_dict() or {}).get("status") != "connected"
+        ]
+        attention += [f"{count} workflow(s) failed" for s, count in states.items() if s == "failed"]
+        attention += [
+            f"{count} paused (a connection)" for s, count in states.items() if s == "paused"
+        ]
+        return {
+            "waiting": states["awaiting_approval"] + states["needs_input"],
+            "sent_today": sent_today,
+            "new_today": new_today,
+            "suppressed": states["suppressed"],
+            "by_state": sorted(states.items()),
+            "attention": attention,
+        }

@@ -1,0 +1,150 @@
+"""The operator page's door: who is signed in, whether a state-changing request is really
+theirs, and the headers every answer carries.
+
+- Sign-in: a Google ID token (Google Sign-In, or IAP's) verified with google-auth against the
+  configured audience and issuers, for an email on the operator allow-list. Locally, a
+  development login for an allow-listed email, refused when the environment is production.
+- The session is a signed, timestamped cookie (itsdangerous, key from Secret Manager):
+  `Secure`, `HttpOnly`, `SameSite=Lax`; it carries the email and a CSRF token, nothing else.
+- CSRF: every POST, PUT, PATCH and DELETE made with the session cookie must carry the session's
+  CSRF token (form field `csrf` or header `X-CSRF-Token`) and, when the browser sends one, an
+  `Origin` equal to the page's own. Service accounts calling the API with a bearer token send
+  no cookie, so there is nothing to forge.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets as random_secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from shared.errors import ConfigError, Forbidden, NotFound, Unauthorized
+
+if TYPE_CHECKING:
+    from shared.adapters.identity import OidcVerifier
+    from shared.adapters.secrets import SecretStore
+    from shared.config import Settings
+
+COOKIE = "sa_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+@dataclass(frozen=True)
+class Session:
+    email: str
+    csrf: str
+
+
+class OperatorDoor:
+    def __init__(self, settings: Settings, secrets: SecretStore, verifier: OidcVerifier) -> None:
+        self.settings = settings
+        self.secrets = secrets
+        self.verifier = verifier
+        self._serializer: Any = None
+
+    @property
+    def origin(self) -> str:
+        parsed = urlparse(self.settings.function_url_operator)
+        return f"{parsed.scheme}://{parsed.netloc}"
+
+    @property
+    def max_age(self) -> int:
+        return int(self.settings.operator_session_hours) * 3600
+
+    def _signer(self) -> Any:
+        if self._serializer is None:
+            from itsdangerous import URLSafeTimedSerializer
+
+            self._serializer = URLSafeTimedSerializer(self._key(), salt="operator-session")
+        return self._serializer
+
+    def _key(self) -> str:
+        secret_id = self.settings.operator_session_secret_id
+        try:
+            return self.secrets.read(secret_id)
+        except NotFound:
+            if self.settings.environment.value != "local":
+                raise ConfigError(f"secret {secret_id} (the session key) is missing") from None
+            key = random_secrets.token_urlsafe(48)
+            self.secrets.write(secret_id, key)  # locally: made on first use
+            return key
+
+    # --- signing in ---------------------------------------------------------------------
+    def sign_in_google(self, id_token: str) -> tuple[Session, str]:
+        """(session, cookie value) for a verified Google identity on the allow-list."""
+        audience = self.settings.operator_login_audience
+        if not audience:
+            raise ConfigError("OPERATOR_LOGIN_AUDIENCE is not set: Google sign-in is off")
+        caller = self.verifier.verify(
+            f"Bearer {id_token}",
+            audience=audience,
+            allowed_emails=tuple(e.lower() for e in self.settings.operator_emails),
+        )
+        return self._new_session(caller.email)
+
+    def sign_in_dev(self, email: str) -> tuple[Session, str]:
+        """Local development only: the allow-listed email, without Google."""
+        if self.settings.environment.value != "local":
+            raise Forbidden("the development login is off in production")
+        address = (email or "").strip().lower()
+        if address not in {e.lower() for e in self.settings.operator_emails}:
+            raise Unauthorized("this email is not on the operator list")
+        return self._new_session(address)
+
+    def _new_session(self, email: str) -> tuple[Session, str]:
+        session = Session(email=email.lower(), csrf=random_secrets.token_urlsafe(32))
+        cookie = self._signer().dumps({"email": session.email, "csrf": session.csrf})
+        return session, str(cookie)
+
+    # --- each request -------------------------------------------------------------------
+    def session(self, cookie: str | None) -> Session | None:
+        if not cookie:
+            return None
+        from itsdangerous import BadSignature
+
+        try:
+            data = self._signer().loads(cookie, max_age=self.max_age)
+        except BadSignature:  # includes expired
+            return None
+        email = str(data.get("email") or "")
+        if email not in {e.lower() for e in self.settings.operator_emails}:
+            return None  # taken off the list since signing in
+        return Session(email=email, csrf=str(data.get("csrf") or ""))
+
+    def check_csrf(self, session: Session, method: str, headers: Any, form: Any) -> None:
+        """Refuse a state-changing request that the session's own page did not make."""
+        if method.upper() not in UNSAFE_METHODS:
+            return
+        origin = headers.get("Origin")
+        if origin and origin.rstrip("/") != self.origin:
+            raise Forbidden("cross-site request refused")
+        if headers.get("Sec-Fetch-Site") not in (None, "same-origin", "none"):
+            raise Forbidden("cross-site request refused")
+        token = headers.get("X-CSRF-Token") or (form.get("csrf") if form else None) or ""
+        if not session.csrf or not hmac.compare_digest(str(token), session.csrf):
+            raise Forbidden("missing or wrong CSRF token: reload the page")
+
+
+def cookie_options(door: OperatorDoor) -> dict[str, Any]:
+    return {
+        "max_age": door.max_age,
+        "path": "/",
+        "secure": True,
+        "httponly": True,
+        "samesite": "Lax",
+    }

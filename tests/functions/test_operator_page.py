@@ -1,0 +1,214 @@
+"""The operator page over HTTP: sign-in, CSRF, security headers, and untrusted email content
+rendered inert."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+
+from devstack import seed
+from tests.functions.team_support import Team
+
+pytestmark = pytest.mark.stack
+REP = seed.REP_EMAIL
+DANA = seed.PROSPECTS[0]
+
+
+class Browser:
+    """A signed-in person: the session cookie, and the CSRF token the pages carry."""
+
+    def __init__(self, team: Team) -> None:
+        self.base = team.servers["operator"].url
+        self.http = requests.Session()
+
+    def sign_in(self, email: str = REP) -> requests.Response:
+        return self.http.post(
+            f"{self.base}/login/dev", data={"email": email}, allow_redirects=False, timeout=30
+        )
+
+    def get(self, path: str) -> requests.Response:
+        return self.http.get(f"{self.base}{path}", allow_redirects=False, timeout=30)
+
+    def csrf(self, path: str = "/") -> str:
+        found = re.search(r'name="csrf" value="([^"]+)"', self.get(path).text)
+        assert found, "every page carries the CSRF token in its forms"
+        return found.group(1)
+
+    def post(self, path: str, data: dict[str, Any], **headers: str) -> requests.Response:
+        return self.http.post(
+            f"{self.base}{path}", data=data, headers=headers, allow_redirects=False, timeout=30
+        )
+
+
+def _cookie_jar_accepts_insecure(browser: Browser) -> None:
+    """requests keeps `Secure` cookies for https only; the local page is http."""
+    for cookie in browser.http.cookies:
+        cookie.secure = False
+
+
+@pytest.fixture
+def browser(team: Team) -> Browser:
+    b = Browser(team)
+    answer = b.sign_in()
+    assert answer.status_code == 303, answer.text
+    _cookie_jar_accepts_insecure(b)
+    return b
+
+
+def test_pages_need_a_sign_in_and_the_api_says_401(team: Team):
+    stranger = Browser(team)
+    page = stranger.get("/queue")
+    api = stranger.get("/api/queue")
+
+    assert page.status_code == 303
+    assert page.headers["Location"].endswith("/login")
+    assert api.status_code == 401
+    refused = stranger.sign_in("mallory@evil.example")
+    assert refused.status_code == 401
+    assert "sa_session" not in refused.cookies
+
+
+def test_every_answer_carries_the_security_headers(browser: Browser):
+    for path in ("/", "/queue", "/flags", "/login", "/ui/app.css", "/api/flags"):
+        answer = browser.get(path)
+        assert answer.status_code == 200, (path, answer.text[:200])
+        csp = answer.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Referrer-Policy"] == "same-origin"
+        assert "max-age" in answer.headers["Strict-Transport-Security"]
+
+
+def test_the_session_cookie_is_secure_httponly_and_samesite(team: Team):
+    answer = Browser(team).sign_in()
+    header = answer.headers["Set-Cookie"]
+    assert "HttpOnly" in header
+    assert "Secure" in header
+    assert "SameSite=Lax" in header
+
+
+def test_a_state_change_without_the_csrf_token_or_from_another_site_is_refused(
+    browser: Browser, team: Team
+):
+    without = browser.post("/flags", {"kill_switch": "true", "reason": "x"})
+    token = browser.csrf("/flags")
+    cross = browser.post(
+        "/flags",
+        {"kill_switch": "true", "reason": "x", "csrf": token},
+        Origin="https://evil.example",
+    )
+    api = browser.http.patch(
+        f"{browser.base}/api/flags",
+        json={"changes": {"kill_switch": True}, "reason": "x"},
+        timeout=30,
+    )
+
+    assert without.status_code == 403
+    assert cross.status_code == 403
+    assert api.status_code == 403
+    assert team.api("GET", "/api/flags").json()["flags"]["kill_switch"] is False
+
+    flipped = browser.post("/flags", {"kill_switch": "true", "reason": "incident", "csrf": token})
+
+    assert flipped.status_code == 303
+    assert team.api("GET", "/api/flags").json()["flags"]["kill_switch"] is True
+    dashboard = browser.get("/").text
+    assert "Kill switch ON" in dashboard
+    audit = team.api("GET", "/api/audit?kind=flag_change").json()["entries"]
+    assert audit[0]["who"] == REP
+
+
+def test_untrusted_email_content_is_rendered_inert(browser: Browser, team: Team):
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.mail.inbound(
+        f"Dana <{DANA.email}>",
+        'Re: Your request <script>alert("subject")</script>',
+        'Hi <img src=x onerror=alert(1)> see <a href="javascript:alert(2)">this</a>',
+    )
+    assert team.mail.push().status_code == 200
+    team.drafted(workflow_id, version=2)
+    # The rep pastes hostile text into the draft in Gmail, too.
+    from shared.domain.outbound import compose
+
+    workflow = team.workflow(workflow_id)
+    raw = compose(
+        sender=REP,
+        to=DANA.email,
+        subject="Re: Your request",
+        body='<script>alert("body")</script> <img src=x onerror=alert(3)> javascript:alert(4)',
+        message_id=workflow["draft"]["message_id"],
+    )
+    team.rep_gmail().update_draft(workflow["draft_id"], raw)
+
+    page = browser.get(f"/queue/{workflow_id}")
+
+    assert page.status_code == 200
+    html = page.text
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert 'href="javascript:' not in html
+    assert "&lt;script&gt;alert(&#34;body&#34;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#34;subject&#34;)" in html
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == ['<script src="/ui/app.js" defer>']
+
+
+def test_approving_from_the_page_binds_to_what_was_shown(browser: Browser, team: Team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    page = browser.get(f"/queue/{workflow_id}").text
+    shown = re.search(r'name="content_hash" value="([0-9a-f]{64})"', page)
+    assert shown
+    token = browser.csrf(f"/queue/{workflow_id}")
+
+    approved = browser.post(
+        f"/queue/{workflow_id}/approve", {"content_hash": shown.group(1), "csrf": token}
+    )
+
+    assert approved.status_code == 303
+    workflow = team.workflow(workflow_id)
+    assert workflow["state"] == "approved"
+    assert workflow["approval"]["by"] == REP
+    stale = browser.post(f"/queue/{workflow_id}/reject", {"reason": "", "csrf": token})
+    assert stale.status_code == 400  # a rejection needs its reason; nothing changed
+    assert team.workflow(workflow_id)["state"] == "approved"
+
+
+def test_google_sign_in_accepts_a_verified_token_for_the_page_only(team: Team):
+    issuer = team.stack.issuer
+    good = issuer.sign("operator-page-local", REP)
+    other_audience = issuer.sign(team.stack.function_url("operator"), REP)
+    not_listed = issuer.sign("operator-page-local", "intruder@brightline.example")
+    base = team.servers["operator"].url
+
+    def sign_in(token: str) -> requests.Response:
+        return requests.post(
+            f"{base}/login", data={"id_token": token}, allow_redirects=False, timeout=30
+        )
+
+    assert sign_in(good).status_code == 303
+    assert "sa_session" in sign_in(good).cookies
+    for token in (other_audience, not_listed, "garbage"):
+        refused = sign_in(token)
+        assert refused.status_code == 401
+        assert "sa_session" not in refused.cookies
+
+
+def test_the_development_login_is_refused_in_production():
+    from types import SimpleNamespace
+
+    from shared.config import Environment
+    from shared.errors import Forbidden
+    from shared.services.operator_web import OperatorDoor
+
+    settings = SimpleNamespace(environment=Environment.PRODUCTION, operator_emails=(REP,))
+    door = OperatorDoor(settings, secrets=None, verifier=None)  # type: ignore[arg-type]
+
+    with pytest.raises(Forbidden):
+        door.sign_in_dev(REP)
