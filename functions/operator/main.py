@@ -5,7 +5,8 @@ service accounts call the API with a Google ID token. Pages are server-rendered 
 autoescaped: email and HubSpot content is shown as text), every asset is served from here,
 and every answer carries a strict Content-Security-Policy and the usual security headers.
 
-Pages:  /  (dashboard) · /queue · /queue/<id> · /flags · /login · /logout
+Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
+        /connections · /login · /logout
 API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS):
 
     GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
@@ -40,6 +41,7 @@ import flask
 import functions_framework
 
 from shared.config import load_settings
+from shared.domain.workflow import WorkflowState
 from shared.errors import AppError, BadRequest, NotFound, Unauthorized
 from shared.runtime import Runtime
 from shared.services.operator_api import OperatorApi, plain
@@ -187,6 +189,59 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
                 body["approve"] = True
             API.act(parts[0], parts[1], body, who=who)
             return _redirect("/queue")
+    if path == "/workflows" and method == "GET":
+        filters = {k: request.args.get(k) or None for k in ("state", "source", "owner")}
+        rows = API.workflows(filters["state"], filters["source"], filters["owner"])
+        states = [s.value for s in WorkflowState]
+        return _page(
+            "workflows.html",
+            title="Workflows",
+            page="workflows",
+            rows=rows,
+            filters=filters,
+            states=states,
+            **common,
+        )
+    if path.startswith("/workflows/") and method == "GET":
+        shown = API.timeline(path.removeprefix("/workflows/"))
+        return _page(
+            "workflow.html",
+            title="Workflow",
+            page="workflows",
+            workflow=shown["workflow"],
+            timeline=shown["timeline"],
+            **common,
+        )
+    if path == "/connections" and method == "GET":
+        overview = plain(API.connections.overview())
+        return _page(
+            "connections.html",
+            title="Connections",
+            page="connections",
+            connections=overview,
+            **common,
+        )
+    if path == "/connections/google" and method == "POST":
+        hint = request.form.get("login_hint") or None
+        url, binding = API.google.start(who, login_hint=hint)
+        response = _secured(flask.redirect(url, code=303))
+        response.set_cookie(
+            _BINDING_COOKIE,
+            binding,
+            max_age=600,
+            path=_BINDING_PATH,
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    if path == "/connections/hubspot" and method == "POST":
+        values = {k: v for k in ("token", "webhook_secret") if (v := request.form.get(k))}
+        API.connections.set_hubspot(values, who=who)
+        return _redirect("/connections")
+    if path == "/connections/openai" and method == "POST":
+        API.connections.set_openai_key(request.form.get("key"), who=who)
+        return _redirect("/connections")
     if path == "/flags" and method == "GET":
         audit = API.audit("flag_change", "50")["entries"]
         return _page("flags.html", title="Flags", page="flags", audit=audit, **common)

@@ -215,3 +215,58 @@ class OperatorApi:
             "by_state": sorted(states.items()),
             "attention": attention,
         }
+
+    def workflows(self, state: str | None, source: str | None, owner: str | None) -> list[Any]:
+        """The newest workflows, filtered by state, source and owner mailbox."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query: Any = self._db.collection("workflows")
+        for field, value in (("state", state), ("source", source)):
+            if value:
+                if not _ID.fullmatch(value):
+                    raise BadRequest(f"{field}: letters, digits, _ and -")
+                query = query.where(filter=FieldFilter(field, "==", value))
+        rows = []
+        for snap in query.limit(500).stream():
+            data = snap.to_dict() or {}
+            draft = data.get("draft") or {}
+            mailbox = data.get("mailbox") or draft.get("mailbox")
+            if owner and mailbox != owner:
+                continue
+            rows.append(
+                {
+                    "id": snap.id,
+                    "state": data.get("state"),
+                    "source": data.get("source"),
+                    "contact": data.get("contact_email") or draft.get("to"),
+                    "owner": mailbox,
+                    "version": data.get("version"),
+                    "updated_at": plain(data.get("updated_at")),
+                }
+            )
+        rows.sort(key=lambda r: str(r["updated_at"] or ""), reverse=True)
+        return rows[:200]
+
+    def timeline(self, workflow_id: str) -> dict[str, Any]:
+        """A workflow and everything that happened to it: its events and its audit records."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        shown = self.workflow(workflow_id)
+        ref = self._db.collection("workflows").document(workflow_id)
+        events = [
+            {"source": "event", **plain(snap.to_dict() or {})}
+            for snap in ref.collection("events").stream()
+        ]
+        audit = [
+            {
+                "source": "audit",
+                "type": (snap.to_dict() or {}).get("kind"),
+                **plain(snap.to_dict() or {}),
+            }
+            for snap in self._db.collection("audit")
+            .where(filter=FieldFilter("workflow_id", "==", workflow_id))
+            .stream()
+        ]
+        entries = events + audit
+        entries.sort(key=lambda e: str(e.get("recorded_at") or e.get("at") or ""))
+        return {**shown, "timeline": entries}

@@ -72,7 +72,16 @@ def test_pages_need_a_sign_in_and_the_api_says_401(team: Team):
 
 
 def test_every_answer_carries_the_security_headers(browser: Browser):
-    for path in ("/", "/queue", "/flags", "/login", "/ui/app.css", "/api/flags"):
+    for path in (
+        "/",
+        "/queue",
+        "/workflows",
+        "/flags",
+        "/connections",
+        "/login",
+        "/ui/app.css",
+        "/api/flags",
+    ):
         answer = browser.get(path)
         assert answer.status_code == 200, (path, answer.text[:200])
         csp = answer.headers["Content-Security-Policy"]
@@ -212,3 +221,37 @@ def test_the_development_login_is_refused_in_production():
 
     with pytest.raises(Forbidden):
         door.sign_in_dev(REP)
+
+
+def test_workflows_filter_and_show_the_whole_timeline(browser: Browser, team: Team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.approve(workflow_id)
+
+    listed = browser.get("/workflows?state=approved").text
+    none = browser.get("/workflows?state=closed").text
+    detail = browser.get(f"/workflows/{workflow_id}").text
+
+    assert f"/workflows/{workflow_id}" in listed
+    assert f"/workflows/{workflow_id}" not in none
+    for kind in ("form.submission", "drafted", "approved"):
+        assert kind in detail, kind
+    assert browser.get("/workflows?state=%3Cscript%3E").status_code == 400
+
+
+def test_the_connections_page_stores_a_key_and_never_shows_it(browser: Browser, team: Team):
+    page = browser.get("/connections").text
+    assert REP in page
+    assert "offline drafter" in page
+    token = browser.csrf("/connections")
+    key = "sk-page-0123456789abcdef"
+
+    refused = browser.post("/connections/openai", {"key": key})
+    saved = browser.post("/connections/openai", {"key": key, "csrf": token})
+
+    assert refused.status_code == 403
+    assert saved.status_code == 303
+    after = browser.get("/connections").text
+    assert "drafting with: LLM" in after
+    assert key not in after

@@ -1,0 +1,107 @@
+"""The operator page in real headless Chromium (Debian's, driven by Playwright) against the
+functions and the local stack: sign in, approve a draft with the keyboard, stop all sending
+and see the dashboard say so. Screenshots go to artifacts/browser/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack import seed
+from devstack.stack import ROOT
+from tests.functions.team_support import Team
+
+pytestmark = pytest.mark.stack
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "browser"
+FLAGS = [  # what this closed network needs (see the machine notes)
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser could not install it)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, team: Team) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, team: Team) -> str:
+    base = team.servers["operator"].url
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", seed.REP_EMAIL)
+    page.click("text=Sign in locally")
+    page.wait_for_url(f"{base}/")
+    return base
+
+
+def test_sign_in_and_approve_a_draft_with_the_keyboard(page: Any, team: Team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=600)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    base = sign_in(page, team)
+    assert "drafts waiting" in page.inner_text("main")
+    shot(page, "dashboard")
+
+    page.goto(f"{base}/queue")
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/queue/{workflow_id}")
+    assert "Why it says this" in page.inner_text("main")
+    shot(page, "draft")
+    page.keyboard.press("a")
+    page.wait_for_url(f"{base}/queue")
+
+    workflow = team.workflow(workflow_id)
+    assert workflow["state"] == "approved"
+    assert workflow["approval"]["by"] == seed.REP_EMAIL
+    assert len(team.tasks("send")) == 1
+    shot(page, "queue-after-approval")
+
+
+def test_the_kill_switch_takes_one_click_a_confirmation_and_shows_everywhere(page: Any, team: Team):
+    base = sign_in(page, team)
+    assert "Kill switch off" in page.inner_text("header")
+    page.goto(f"{base}/flags")
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    form = page.locator("form[data-confirm]")
+    form.locator("input[name=reason]").fill("a bad template went out")
+    form.locator("button").click()
+    page.wait_for_url(f"{base}/flags")
+
+    assert dialogs == ["Stop every send now, including queued ones?"]
+    assert team.api("GET", "/api/flags").json()["flags"]["kill_switch"] is True
+    page.goto(f"{base}/")
+    assert "Kill switch ON: nothing is sent" in page.inner_text("header")
+    assert "a bad template went out" in page.goto(f"{base}/flags").text()
+    shot(page, "kill-switch-on")
