@@ -6,7 +6,7 @@ autoescaped: email and HubSpot content is shown as text), every asset is served 
 and every answer carries a strict Content-Security-Policy and the usual security headers.
 
 Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
-        /connections · /login · /logout
+        /connections · /voice · /login · /logout
 API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS):
 
     GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
@@ -36,6 +36,7 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import flask
 import functions_framework
@@ -47,6 +48,7 @@ from shared.runtime import Runtime
 from shared.services.operator_api import OperatorApi, plain
 from shared.services.operator_web import COOKIE, SECURITY_HEADERS, OperatorDoor, cookie_options
 from shared.services.send_wiring import SendWiring
+from shared.services.voice_wiring import VoiceWiring
 from shared.web import entrypoint, read_body
 
 log = logging.getLogger("sales_agent.operator")
@@ -54,6 +56,7 @@ SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
 API = OperatorApi(SendWiring(RUNTIME))
 DOOR = OperatorDoor(SETTINGS, RUNTIME.secrets, RUNTIME.verifier)
+VOICE = VoiceWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_operator
 _BINDING_COOKIE = "sa_oauth_binding"  # HttpOnly, Secure, SameSite=Lax, 10 minutes
 _BINDING_PATH = "/api/connections/google"
@@ -242,6 +245,8 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
     if path == "/connections/openai" and method == "POST":
         API.connections.set_openai_key(request.form.get("key"), who=who)
         return _redirect("/connections")
+    if path == "/voice" or path.startswith("/voice/"):
+        return _voice(request, path, who, common)
     if path == "/flags" and method == "GET":
         audit = API.audit("flag_change", "50")["entries"]
         return _page("flags.html", title="Flags", page="flags", audit=audit, **common)
@@ -250,6 +255,77 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
             _flag_changes(request.form), who=who, reason=request.form.get("reason", "")
         )
         return _redirect("/flags")
+    raise NotFound("no such page")
+
+
+def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    """Voice training for a rep: the page, uploads (one file per request from the drop zone,
+    or several from the plain form), links, HubSpot records, delete, retrain."""
+    from shared.services.voice_api import rep_of, submit_reference, submit_upload
+
+    service = VOICE.service
+    rep = rep_of(request.args.get("rep") or who)
+    back = _redirect(f"/voice?rep={quote(rep)}")
+    if path == "/voice" and request.method == "GET":
+        reps = sorted({who, rep, *(e.lower() for e in SETTINGS.operator_emails)})
+        return _page(
+            "voice.html",
+            title="Voice training",
+            page="voice",
+            rep=rep,
+            reps=reps,
+            samples=service.list_samples(rep),
+            profile=service.profile(rep),
+            **common,
+        )
+    if request.method != "POST":
+        raise NotFound("no such page")
+    if path == "/voice/upload":
+        limit = SETTINGS.voice_upload_max_bytes
+        accepted = []
+        for upload in request.files.getlist("file"):
+            if not upload.filename:
+                continue
+            sample, _ = submit_upload(
+                service,
+                rep,
+                upload.stream.read(limit + 1),
+                filename=upload.filename,
+                content_type=upload.mimetype,
+                title=None,
+                max_bytes=limit,
+            )
+            accepted.append(sample)
+        if not accepted:
+            raise BadRequest("choose at least one file")
+        if "application/json" in (request.headers.get("Accept") or ""):
+            return _secured(flask.make_response(flask.jsonify({"samples": plain(accepted)}), 202))
+        return back
+    if path == "/voice/links":
+        lines = [line.strip() for line in request.form.get("links", "").splitlines()]
+        links = [line for line in lines if line][:20]
+        if not links:
+            raise BadRequest("paste at least one link")
+        for link in links:
+            submit_reference(service, {"rep": rep, "value": link}, SETTINGS.link_fetch_allow_hosts)
+        return back
+    if path == "/voice/hubspot":
+        submit_reference(
+            service,
+            {
+                "rep": rep,
+                "source": "hubspot",
+                "object_type": request.form.get("object_type"),
+                "value": request.form.get("id"),
+            },
+        )
+        return back
+    if path == "/voice/retrain":
+        service.enqueue_profile(rep, f"retrain asked by {who}", force=True)
+        return back
+    if path.startswith("/voice/samples/") and path.endswith("/delete"):
+        service.delete(rep, path.removeprefix("/voice/samples/").removesuffix("/delete"))
+        return back
     raise NotFound("no such page")
 
 

@@ -40,7 +40,7 @@ def team_servers(stack):
     ports = stack.function_ports
     started = {
         name: serve_function(name, ROOT / f"functions/{name}/main.py", env, ports[name])
-        for name in ("draft", "operator")
+        for name in ("draft", "operator", "voice")
     }
     # A short Gmail timeout on the send step, so a send that times out is quick to test.
     send_env = {**env, "HTTP_TIMEOUT_SECONDS": "1.5"}

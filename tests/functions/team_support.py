@@ -162,3 +162,17 @@ class Team:
         from tests.functions.gmail_support import tasks_client
 
         tasks_client(self.stack).run_task(name=task.name)
+
+    def wait_for_samples(self, rep: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The rep's voice samples, once there are `count` of them."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        deadline = time.monotonic() + timeout
+        while True:
+            query = self.db.collection("training_samples").where(
+                filter=FieldFilter("rep", "==", rep)
+            )
+            found = [snap.to_dict() or {} for snap in query.stream()]
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)

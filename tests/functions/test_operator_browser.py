@@ -105,3 +105,46 @@ def test_the_kill_switch_takes_one_click_a_confirmation_and_shows_everywhere(pag
     assert "Kill switch ON: nothing is sent" in page.inner_text("header")
     assert "a bad template went out" in page.goto(f"{base}/flags").text()
     shot(page, "kill-switch-on")
+
+
+def test_drop_a_pdf_and_paste_a_youtube_link_and_both_become_samples(page: Any, team: Team):
+    import base64
+
+    team.stack.fakes["youtube"][0].add_video(
+        "bRtLn3Fc9kQ", "Maya at RetailOps 2026", transcripts={"en": seed.TALK}
+    )
+    base = sign_in(page, team)
+    page.goto(f"{base}/voice")
+    pdf = base64.b64encode(seed.pdf_sample()).decode()
+    page.evaluate(
+        """([b64, name]) => {
+          const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+          const file = new File([bytes], name, { type: "application/pdf" });
+          const data = new DataTransfer();
+          data.items.add(file);
+          const zone = document.querySelector("[data-dropzone]");
+          const drop = { dataTransfer: data, bubbles: true, cancelable: true };
+          zone.dispatchEvent(new DragEvent("drop", drop));
+        }""",
+        [pdf, "pricing-faq.pdf"],
+    )
+    page.wait_for_selector("[data-progress] li[data-done=ok]")
+    page.fill("textarea[name=links]", "https://www.youtube.com/watch?v=bRtLn3Fc9kQ")
+    page.click("text=Add links")
+    page.wait_for_url(f"{base}/voice?rep=*")
+
+    def ready() -> list[dict[str, Any]]:
+        samples = team.wait_for_samples(seed.REP_EMAIL, count=2)
+        return [s for s in samples if s.get("status") == "ready"]
+
+    import time
+
+    deadline = time.monotonic() + 40
+    while len(ready()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert {s["source_type"] for s in ready()} == {"upload", "youtube"}
+    page.goto(f"{base}/voice")
+    gallery = page.inner_text("main")
+    assert "Pricing FAQ" in gallery  # the PDF's own title
+    assert gallery.count("ready") >= 2
+    shot(page, "voice-training")

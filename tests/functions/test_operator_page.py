@@ -255,3 +255,43 @@ def test_the_connections_page_stores_a_key_and_never_shows_it(browser: Browser, 
     after = browser.get("/connections").text
     assert "drafting with: LLM" in after
     assert key not in after
+
+
+def test_voice_training_from_the_page_links_and_files_become_samples(browser: Browser, team: Team):
+    team.stack.fakes["youtube"][0].add_video(
+        "bRtLn3Fc9kQ", "Maya at RetailOps 2026", transcripts={"en": seed.TALK}
+    )
+    token = browser.csrf("/voice")
+    links = "\n".join(
+        [
+            "https://youtu.be/bRtLn3Fc9kQ",
+            "https://169.254.169.254/computeMetadata/v1/",
+        ]
+    )
+
+    pasted = browser.post("/voice/links", {"links": links, "csrf": token})
+    uploaded = browser.http.post(
+        f"{browser.base}/voice/upload",
+        data={"csrf": token},
+        files=[
+            ("file", ("reply.txt", b"Hi Sam,\n\nHappy to walk you through it.\n\nCheers,\nMaya"))
+        ],
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert pasted.status_code == 303
+    assert uploaded.status_code == 303
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        samples = team.wait_for_samples(REP, count=3)
+        by_source = {s["source_type"]: s["status"] for s in samples}
+        if "pending" not in by_source.values() and len(by_source) == 3:
+            break
+        time.sleep(0.3)
+    assert by_source == {"youtube": "ready", "link": "failed", "upload": "ready"}
+    gallery = browser.get("/voice").text
+    assert "reply.txt" in gallery
+    assert "YouTube video bRtLn3Fc9kQ" in gallery or "youtube" in gallery

@@ -30,4 +30,38 @@
     else if (target.tagName === "DETAILS") { target.open = true; var field = target.querySelector("textarea"); if (field) { field.focus(); } }
     else { target.focus(); }
   });
+  // Drag-and-drop upload: each file is sent on its own, with its progress shown.
+  var form = document.querySelector("form[data-upload]");
+  if (form) {
+    var zone = form.querySelector("[data-dropzone]");
+    var list = form.querySelector("[data-progress]");
+    var csrf = form.querySelector("input[name=csrf]").value;
+    function send(file) {
+      var item = document.createElement("li");
+      item.textContent = file.name + ": 0%";
+      list.appendChild(item);
+      var body = new FormData();
+      body.append("file", file);
+      body.append("csrf", csrf);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.getAttribute("action"));
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (e) {
+        if (e.lengthComputable) { item.textContent = file.name + ": " + Math.round(100 * e.loaded / e.total) + "%"; }
+      };
+      xhr.onload = function () {
+        item.textContent = file.name + (xhr.status < 300 ? ": received, extracting…" : ": refused (" + xhr.status + ")");
+        item.setAttribute("data-done", xhr.status < 300 ? "ok" : "error");
+      };
+      xhr.send(body);
+    }
+    zone.addEventListener("dragover", function (e) { e.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", function () { zone.classList.remove("over"); });
+    zone.addEventListener("drop", function (e) {
+      e.preventDefault();
+      zone.classList.remove("over");
+      Array.prototype.forEach.call(e.dataTransfer.files, send);
+    });
+  }
 })();
