@@ -7,7 +7,8 @@ and every answer carries a strict Content-Security-Policy and the usual security
 
 Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
         /connections · /voice · /login · /logout
-API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS):
+API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS),
+documented in `openapi.json` (served at /api/openapi.json):
 
     GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
     PATCH /api/flags                          {"changes": {...}, "reason"}: audited per field
@@ -115,6 +116,10 @@ def operator(request: flask.Request) -> Any:
         body = (_HERE / "static" / name).read_bytes()
         response = flask.make_response(body)
         response.headers["Content-Type"] = _STATIC[name]
+        return _secured(response)
+    if path == "/api/openapi.json" and request.method == "GET":
+        response = flask.make_response((_HERE / "openapi.json").read_bytes())
+        response.headers["Content-Type"] = "application/json"
         return _secured(response)
     if path.startswith("/api/"):
         try:
