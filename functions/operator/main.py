@@ -6,7 +6,7 @@ autoescaped: email and HubSpot content is shown as text), every asset is served 
 and every answer carries a strict Content-Security-Policy and the usual security headers.
 
 Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
-        /connections · /voice · /login · /logout
+        /connections · /voice · /outcomes · /login · /logout
 API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS),
 documented in `openapi.json` (served at /api/openapi.json):
 
@@ -250,6 +250,10 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
     if path == "/connections/openai" and method == "POST":
         API.connections.set_openai_key(request.form.get("key"), who=who)
         return _redirect("/connections")
+    if path == "/outcomes" and method == "GET":
+        return _page(
+            "outcomes.html", title="Outcomes", page="outcomes", outcomes=API.outcomes(), **common
+        )
     if path == "/voice" or path.startswith("/voice/"):
         return _voice(request, path, who, common)
     if path == "/flags" and method == "GET":
@@ -273,13 +277,19 @@ def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) 
     back = _redirect(f"/voice?rep={quote(rep)}")
     if path == "/voice" and request.method == "GET":
         reps = sorted({who, rep, *(e.lower() for e in SETTINGS.operator_emails)})
+        samples = service.list_samples(rep)
+        query = (request.args.get("q") or "").strip()
+        found = _hubspot_contacts().search(query) if query else []
         return _page(
             "voice.html",
             title="Voice training",
             page="voice",
             rep=rep,
             reps=reps,
-            samples=service.list_samples(rep),
+            samples=samples,
+            previews=service.previews(samples),
+            query=query,
+            found=found,
             profile=service.profile(rep),
             **common,
         )
@@ -332,6 +342,12 @@ def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) 
         service.delete(rep, path.removeprefix("/voice/samples/").removesuffix("/delete"))
         return back
     raise NotFound("no such page")
+
+
+def _hubspot_contacts() -> Any:
+    from shared.adapters.hubspot import HubSpotContacts
+
+    return HubSpotContacts.from_settings(SETTINGS, RUNTIME.secrets)
 
 
 def _flag_changes(form: Any) -> dict[str, Any]:

@@ -238,6 +238,27 @@ class HubSpotContacts(HubSpotAccount):
         chosen = sorted(primary or additional, key=lambda r: int(r.id))
         return _contact(chosen[0], address) if chosen else None
 
+    def search(self, text: str, limit: int = 10) -> list[Contact]:
+        """Contacts matching free text (name, email, company), for the record picker."""
+        from hubspot.crm.contacts import PublicObjectSearchRequest
+
+        query = " ".join(text.split())[:100]
+        if len(query) < 2:
+            return []
+        request = PublicObjectSearchRequest(
+            query=query, properties=list(PROPERTIES), limit=max(1, min(limit, 20))
+        )
+        page = self._call(
+            lambda: self._search().do_search(
+                public_object_search_request=request, _request_timeout=self.timeout
+            ),
+            "contact search",
+        )
+        return [
+            _contact(result, _text(result.properties or {}, "email") or "")
+            for result in page.results or []
+        ]
+
 
 def _search_request(address: str) -> Any:
     """Primary email equal to `address`, or `address` among the additional emails.

@@ -285,6 +285,25 @@ class VoiceService:
         found = [public_sample(s.to_dict() or {}) for s in query.stream()]
         return sorted(found, key=lambda s: s.get("created_at") or "", reverse=True)
 
+    def previews(self, samples: list[dict[str, Any]], chars: int = 240) -> dict[str, str]:
+        """The start of each ready sample's extracted (scrubbed) text, for the gallery."""
+        found: dict[str, str] = {}
+        for sample in samples[:50]:
+            if sample.get("status") != "ready" or not sample.get("id"):
+                continue
+            first = (
+                self._samples()
+                .document(str(sample["id"]))
+                .collection(CHUNKS)
+                .order_by("n")
+                .limit(1)
+                .stream()
+            )
+            for chunk in first:
+                text = str((chunk.to_dict() or {}).get("text") or "")
+                found[str(sample["id"])] = text[:chars] + ("…" if len(text) > chars else "")
+        return found
+
     def get_sample(self, rep: str, sample_id: str) -> dict[str, Any]:
         snap = self._samples().document(sample_id).get()
         if not snap.exists or (snap.to_dict() or {}).get("rep") != rep.strip().lower():

@@ -78,6 +78,8 @@ def test_every_answer_carries_the_security_headers(browser: Browser):
         "/workflows",
         "/flags",
         "/connections",
+        "/outcomes",
+        "/voice",
         "/login",
         "/ui/app.css",
         "/api/flags",
@@ -294,4 +296,36 @@ def test_voice_training_from_the_page_links_and_files_become_samples(browser: Br
     assert by_source == {"youtube": "ready", "link": "failed", "upload": "ready"}
     gallery = browser.get("/voice").text
     assert "reply.txt" in gallery
+    assert "Happy to walk you through it." in gallery  # the extracted text's preview
     assert "YouTube video bRtLn3Fc9kQ" in gallery or "youtube" in gallery
+
+
+def test_outcomes_chart_what_happened_per_day(browser: Browser, team: Team):
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=0)
+    workflow_id = team.lead()
+    team.drafted(workflow_id)
+    team.approve(workflow_id)
+    team.wait(workflow_id, lambda d: (d.get("send") or {}).get("effects_done"))
+
+    page = browser.get("/outcomes").text
+
+    assert "1 drafts made" in page
+    assert "1 approved" in page
+    assert "1 sent" in page
+    assert page.count("<svg") == 3
+    assert ": 1</title>" in page
+
+
+def test_the_hubspot_picker_finds_a_contact_and_adds_it_as_a_sample(browser: Browser, team: Team):
+    page = browser.get("/voice?q=Dana").text
+    assert "dana@northwind.example" in page
+    assert 'name="id" value="701"' in page
+    token = browser.csrf("/voice")
+
+    added = browser.post("/voice/hubspot", {"object_type": "contact", "id": "701", "csrf": token})
+
+    assert added.status_code == 303
+    (sample,) = team.wait_for_samples(REP, count=1)
+    assert sample["source_type"] == "hubspot"
+    assert sample["source_id"] == "701"
+    assert "No contact matches" in browser.get("/voice?q=zzzz-nobody").text
