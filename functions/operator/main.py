@@ -198,8 +198,10 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
             API.act(parts[0], parts[1], body, who=who)
             return _redirect("/queue")
     if path == "/workflows" and method == "GET":
-        filters = {k: request.args.get(k) or None for k in ("state", "source", "owner")}
-        rows = API.workflows(filters["state"], filters["source"], filters["owner"])
+        filters = {k: request.args.get(k) or None for k in ("state", "source", "owner", "since")}
+        rows = API.workflows(
+            filters["state"], filters["source"], filters["owner"], filters["since"]
+        )
         states = [s.value for s in WorkflowState]
         return _page(
             "workflows.html",

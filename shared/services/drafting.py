@@ -350,6 +350,11 @@ class DraftService:
             "questions": list(answer.questions),
             "claims": answer.as_json()["claims"],
             "context_ids": [item.id for item in prompt.items],
+            # What the operator sees beside the draft: each item as the prompt quoted it
+            # (thread and engagement texts already scrubbed of third parties' details).
+            "context": [
+                {"id": item.id, "kind": item.kind, "text": item.text[:400]} for item in prompt.items
+            ],
             "context_dropped": list(prompt.dropped),
             "prompt_tokens_estimate": prompt.estimated_tokens,
             "usage": usage,

@@ -197,6 +197,20 @@ class OperatorApi:
             .where(filter=FieldFilter("at", ">=", midnight))
             .stream()
         )
+        replies_today = sum(
+            1
+            for _ in self._db.collection_group("events")
+            .where(filter=FieldFilter("type", "==", "prospect_reply"))
+            .where(filter=FieldFilter("recorded_at", ">=", midnight))
+            .stream()
+        )
+        meetings_today = sum(
+            1
+            for _ in self._db.collection("audit")
+            .where(filter=FieldFilter("kind", "==", "meeting_booked"))
+            .where(filter=FieldFilter("at", ">=", midnight))
+            .stream()
+        )
         attention = [
             f"{snap.id}: {(snap.to_dict() or {}).get('status')} "
             f"({((snap.to_dict() or {}).get('attention') or {}).get('reason') or 'reconnect'})"
@@ -211,13 +225,31 @@ class OperatorApi:
             "waiting": states["awaiting_approval"] + states["needs_input"],
             "sent_today": sent_today,
             "new_today": new_today,
+            "replies_today": replies_today,
+            "meetings_today": meetings_today,
             "suppressed": states["suppressed"],
             "by_state": sorted(states.items()),
             "attention": attention,
         }
 
-    def workflows(self, state: str | None, source: str | None, owner: str | None) -> list[Any]:
-        """The newest workflows, filtered by state, source and owner mailbox."""
+    def workflows(
+        self,
+        state: str | None,
+        source: str | None,
+        owner: str | None,
+        since: str | None = None,
+    ) -> list[Any]:
+        """The newest workflows, filtered by state, source, owner mailbox and creation date."""
+        from datetime import UTC, date, datetime
+
+        try:
+            after = (
+                datetime.combine(date.fromisoformat(since), datetime.min.time(), UTC)
+                if since
+                else None
+            )
+        except ValueError:
+            raise BadRequest("since: a date like 2026-11-21") from None
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query: Any = self._db.collection("workflows")
@@ -232,6 +264,9 @@ class OperatorApi:
             draft = data.get("draft") or {}
             mailbox = data.get("mailbox") or draft.get("mailbox")
             if owner and mailbox != owner:
+                continue
+            created = data.get("created_at")
+            if after is not None and not (isinstance(created, datetime) and created >= after):
                 continue
             rows.append(
                 {

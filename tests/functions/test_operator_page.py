@@ -58,6 +58,64 @@ def browser(team: Team) -> Browser:
     return b
 
 
+PAGES = [
+    "/",
+    "/queue",
+    "/queue/wf-x",
+    "/workflows",
+    "/workflows/wf-x",
+    "/voice",
+    "/flags",
+    "/connections",
+    "/outcomes",
+]
+POSTS = [
+    "/queue/wf-x/approve",
+    "/flags",
+    "/voice/upload",
+    "/voice/links",
+    "/voice/retrain",
+    "/connections/openai",
+    "/connections/google",
+    "/logout",
+]
+API_ROUTES = [
+    ("GET", "/api/flags"),
+    ("PATCH", "/api/flags"),
+    ("GET", "/api/audit"),
+    ("GET", "/api/queue"),
+    ("GET", "/api/workflows/wf-x"),
+    ("POST", "/api/workflows/wf-x/approve"),
+    ("GET", "/api/connections"),
+    ("PUT", "/api/connections/openai"),
+    ("DELETE", "/api/connections/openai"),
+    ("PUT", "/api/connections/hubspot"),
+    ("POST", "/api/connections/google/start"),
+    ("POST", f"/api/connections/google/{REP}/disconnect"),
+]
+
+
+def test_every_route_refuses_a_stranger_and_changes_nothing(team: Team):
+    base = team.servers["operator"].url
+    before = team.api("GET", "/api/flags").json()
+    for path in PAGES:
+        answer = requests.get(base + path, allow_redirects=False, timeout=30)
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith("/login"), path
+    for path in POSTS:
+        answer = requests.post(
+            base + path, data={"kill_switch": "true"}, allow_redirects=False, timeout=30
+        )
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith("/login"), path
+    for method, path in API_ROUTES:
+        answer = requests.request(method, base + path, json={}, timeout=30)
+        assert answer.status_code == 401, (method, path)
+    assert team.api("GET", "/api/flags").json() == before
+    mailbox = team.db.collection("mailboxes").document(REP).get().to_dict()
+    assert mailbox["status"] == "connected"
+
+
 def test_pages_need_a_sign_in_and_the_api_says_401(team: Team):
     stranger = Browser(team)
     page = stranger.get("/queue")
@@ -143,6 +201,7 @@ def test_untrusted_email_content_is_rendered_inert(browser: Browser, team: Team)
     )
     assert team.mail.push().status_code == 200
     team.drafted(workflow_id, version=2)
+    assert "<span>1</span>replies today" in browser.get("/").text
     # The rep pastes hostile text into the draft in Gmail, too.
     from shared.domain.outbound import compose
 
@@ -182,6 +241,7 @@ def test_approving_from_the_page_binds_to_what_was_shown(browser: Browser, team:
         f"/queue/{workflow_id}/approve", {"content_hash": shown.group(1), "csrf": token}
     )
 
+    assert "VP Operations" in page  # the HubSpot context it drew on, beside the draft
     assert approved.status_code == 303
     workflow = team.workflow(workflow_id)
     assert workflow["state"] == "approved"
@@ -237,6 +297,8 @@ def test_workflows_filter_and_show_the_whole_timeline(browser: Browser, team: Te
 
     assert f"/workflows/{workflow_id}" in listed
     assert f"/workflows/{workflow_id}" not in none
+    future = browser.get("/workflows?since=2999-01-01").text
+    assert f"/workflows/{workflow_id}" not in future
     for kind in ("form.submission", "drafted", "approved"):
         assert kind in detail, kind
     assert browser.get("/workflows?state=%3Cscript%3E").status_code == 400
