@@ -61,6 +61,7 @@ VOICE = VoiceWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_operator
 _BINDING_COOKIE = "sa_oauth_binding"  # HttpOnly, Secure, SameSite=Lax, 10 minutes
 _BINDING_PATH = "/api/connections/google"
+_LOGIN_COOKIE = "sa_login_flow"  # the sign-in's state and PKCE verifier, signed, 10 minutes
 _HERE = Path(__file__).parent
 _STATIC = {"app.css": "text/css; charset=utf-8", "app.js": "text/javascript; charset=utf-8"}
 _TEMPLATES: Any = None
@@ -141,6 +142,35 @@ def _pages(request: flask.Request, path: str) -> Any:
         return _login_page()
     if path in ("/login", "/login/dev") and method == "POST":
         return _sign_in(request, path)
+    if path == "/login/google" and method == "GET":
+        url, flow = DOOR.start_google_login()
+        response = _secured(flask.redirect(url, code=303))
+        response.set_cookie(
+            _LOGIN_COOKIE,
+            flow,
+            max_age=600,
+            path="/login",
+            secure=True,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response
+    if path == "/login/callback" and method == "GET":
+        try:
+            _, cookie = DOOR.finish_google_login(
+                request.args.get("state"),
+                request.args.get("code"),
+                request.cookies.get(_LOGIN_COOKIE),
+                request.args.get("error"),
+            )
+        except AppError as exc:
+            if exc.http_status >= 500:
+                raise
+            return _login_page(exc.public_message, exc.http_status)
+        response = _redirect("/")
+        response.delete_cookie(_LOGIN_COOKIE, path="/login")
+        response.set_cookie(COOKIE, cookie, **cookie_options(DOOR))
+        return response
     session = DOOR.session(request.cookies.get(COOKIE))
     if session is None:
         return _redirect("/login")
@@ -358,8 +388,10 @@ def _flag_changes(form: Any) -> dict[str, Any]:
     for key, value in form.items():
         if key in ("csrf", "reason"):
             continue
-        if value in ("true", "false"):
-            parsed: Any = value == "true"
+        if key in ("auto_approve.sources", "auto_approve.lifecycle_stages", "nurture_days"):
+            parsed: Any = [part.strip() for part in value.split(",") if part.strip()]
+        elif value in ("true", "false"):
+            parsed = value == "true"
         elif value.lstrip("-").isdigit():
             parsed = int(value)
         else:
@@ -370,7 +402,9 @@ def _flag_changes(form: Any) -> dict[str, Any]:
         else:
             changes[head] = parsed
     if "auto_approve" in changes:
-        changes["auto_approve"].setdefault("enabled", False)  # an unticked box sends nothing
+        # an unticked box sends nothing
+        changes["auto_approve"].setdefault("enabled", False)
+        changes["auto_approve"].setdefault("nurture_only", False)
     return changes
 
 

@@ -97,6 +97,68 @@ class OperatorDoor:
         )
         return self._new_session(caller.email)
 
+    # --- "Sign in with Google": OpenID Connect code flow, server side, no Google script ---
+    @property
+    def login_redirect_uri(self) -> str:
+        return self.settings.function_url_operator.rstrip("/") + "/login/callback"
+
+    def start_google_login(self) -> tuple[str, str]:
+        """(Google's sign-in URL, a short-lived signed cookie holding the state and the PKCE
+        verifier): only the browser that started may finish, once, within 10 minutes."""
+        from urllib.parse import urlencode
+
+        from shared.adapters.google_oauth import read_oauth_client
+        from shared.domain.oauth_flow import new_verifier, s256_challenge
+
+        client = read_oauth_client(self.secrets, self.settings.google_oauth_client_secret_id)
+        state = random_secrets.token_urlsafe(32)
+        verifier = new_verifier()
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": client.client_id,
+                "redirect_uri": self.login_redirect_uri,
+                "scope": "openid email",
+                "state": state,
+                "code_challenge": s256_challenge(verifier),
+                "code_challenge_method": "S256",
+                "prompt": "select_account",
+            }
+        )
+        flow = self._login_signer().dumps({"state": state, "verifier": verifier})
+        return f"{self.settings.google_oauth_auth_uri}?{query}", str(flow)
+
+    def finish_google_login(
+        self, state: str | None, code: str | None, flow_cookie: str | None, error: str | None
+    ) -> tuple[Session, str]:
+        from itsdangerous import BadSignature
+
+        from shared.adapters.google_oauth import GoogleOAuth, read_oauth_client
+        from shared.errors import BadRequest
+
+        if error:
+            raise Unauthorized("Google sign-in was cancelled")
+        try:
+            flow = self._login_signer().loads(flow_cookie or "", max_age=600)
+        except BadSignature:
+            raise BadRequest(
+                "the sign-in expired or began in another browser: start again"
+            ) from None
+        if not state or not code or not hmac.compare_digest(str(flow.get("state")), state):
+            raise BadRequest("the sign-in does not match the one this browser started")
+        client = read_oauth_client(self.secrets, self.settings.google_oauth_client_secret_id)
+        oauth = GoogleOAuth.from_settings(self.settings, client)
+        grant = oauth.exchange_code(code, str(flow.get("verifier")), self.login_redirect_uri)
+        email = oauth.email_of(grant).lower()
+        if email not in {e.lower() for e in self.settings.operator_emails}:
+            raise Unauthorized("this Google account is not on the operator list")
+        return self._new_session(email)
+
+    def _login_signer(self) -> Any:
+        from itsdangerous import URLSafeTimedSerializer
+
+        return URLSafeTimedSerializer(self._key(), salt="operator-login-flow")
+
     def sign_in_dev(self, email: str) -> tuple[Session, str]:
         """Local development only: the allow-listed email, without Google."""
         if self.settings.environment.value != "local":

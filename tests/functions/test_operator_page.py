@@ -391,3 +391,78 @@ def test_the_hubspot_picker_finds_a_contact_and_adds_it_as_a_sample(browser: Bro
     assert sample["source_type"] == "hubspot"
     assert sample["source_id"] == "701"
     assert "No contact matches" in browser.get("/voice?q=zzzz-nobody").text
+
+
+def _google_sign_in(team: Team, email: str) -> tuple[requests.Session, requests.Response]:
+    """The whole "Sign in with Google" round trip a browser makes (the OAuth fake consents)."""
+    from urllib.parse import urlparse
+
+    http = requests.Session()
+    base = team.servers["operator"].url
+    started = http.get(f"{base}/login/google", allow_redirects=False, timeout=30)
+    assert started.status_code == 303
+    for cookie in http.cookies:
+        cookie.secure = False
+    team.stack.fakes["oauth"][0].set_consent(email)
+    consent = requests.get(started.headers["Location"], allow_redirects=False, timeout=30)
+    back = consent.headers["Location"]
+    assert urlparse(back).path == "/login/callback"
+    return http, http.get(back, allow_redirects=False, timeout=30)
+
+
+def test_sign_in_with_google_through_the_code_flow(team: Team):
+    http, answer = _google_sign_in(team, REP)
+
+    assert answer.status_code == 303, answer.text[:300]
+    assert answer.headers["Location"].endswith("/")
+    for cookie in http.cookies:
+        cookie.secure = False
+    assert http.get(f"{team.servers['operator'].url}/", timeout=30).status_code == 200
+    replay = http.get(answer.request.url, allow_redirects=False, timeout=30)
+    assert replay.status_code in (400, 401)  # the code is spent and the flow cookie gone
+
+
+def test_google_sign_in_refuses_an_account_off_the_list_and_another_browser(team: Team):
+    _, stranger = _google_sign_in(team, "intruder@brightline.example")
+    assert stranger.status_code == 401
+    assert "sa_session" not in stranger.cookies
+
+    started = requests.get(
+        f"{team.servers['operator'].url}/login/google", allow_redirects=False, timeout=30
+    )
+    team.stack.fakes["oauth"][0].set_consent(REP)
+    consent = requests.get(started.headers["Location"], allow_redirects=False, timeout=30)
+    elsewhere = requests.get(consent.headers["Location"], allow_redirects=False, timeout=30)
+    assert elsewhere.status_code == 400  # no flow cookie: not the browser that started
+    assert "sa_session" not in elsewhere.cookies
+
+
+def test_the_flags_form_sets_the_auto_approve_policy(browser: Browser, team: Team):
+    token = browser.csrf("/flags")
+    form = {
+        "csrf": token,
+        "mode": "SEND_ALLOWED",
+        "undo_seconds": "30",
+        "quotas.mailbox_day": "40",
+        "quotas.mailbox_week": "150",
+        "quotas.team_day": "120",
+        "auto_approve.enabled": "true",
+        "auto_approve.max_risk": "15",
+        "auto_approve.sources": "form, reply",
+        "auto_approve.lifecycle_stages": "",
+        "reason": "trusting form leads",
+    }
+
+    answer = browser.post("/flags", form)
+
+    assert answer.status_code == 303
+    flags = team.api("GET", "/api/flags").json()["flags"]
+    assert flags["auto_approve"] == {
+        "enabled": True,
+        "max_risk": 15,
+        "sources": ["form", "reply"],
+        "lifecycle_stages": [],
+        "nurture_only": False,
+    }
+    assert flags["quotas"] == {"mailbox_day": 40, "mailbox_week": 150, "team_day": 120}
+    assert flags["mode"] == "SEND_ALLOWED"
