@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -320,6 +321,8 @@ def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) 
             reps=reps,
             samples=samples,
             previews=service.previews(samples),
+            retraining=(retraining := _retraining(service, rep)),
+            refresh=3 if retraining or any(x.get("status") == "pending" for x in samples) else None,
             query=query,
             found=found,
             profile=service.profile(rep),
@@ -369,11 +372,24 @@ def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) 
         return back
     if path == "/voice/retrain":
         service.enqueue_profile(rep, f"retrain asked by {who}", force=True)
+        RUNTIME.store.db.collection("voice_retrains").document(rep).set(
+            {"rep": rep, "requested_at": datetime.now(UTC), "by": who}
+        )
         return back
     if path.startswith("/voice/samples/") and path.endswith("/delete"):
         service.delete(rep, path.removeprefix("/voice/samples/").removesuffix("/delete"))
         return back
     raise NotFound("no such page")
+
+
+def _retraining(service: Any, rep: str) -> bool:
+    """A retrain was asked for and the profile has not been rebuilt since."""
+    snap = RUNTIME.store.db.collection("voice_retrains").document(rep).get()
+    asked = (snap.to_dict() or {}).get("requested_at") if snap.exists else None
+    if asked is None:
+        return False
+    built = (service.profile(rep) or {}).get("built_at")
+    return built is None or built < asked
 
 
 def _hubspot_contacts() -> Any:

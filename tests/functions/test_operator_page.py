@@ -466,3 +466,31 @@ def test_the_flags_form_sets_the_auto_approve_policy(browser: Browser, team: Tea
     }
     assert flags["quotas"] == {"mailbox_day": 40, "mailbox_week": 150, "team_day": 120}
     assert flags["mode"] == "SEND_ALLOWED"
+
+
+def test_retrain_shows_progress_until_the_new_profile_is_built(browser: Browser, team: Team):
+    token = browser.csrf("/voice")
+    browser.http.post(
+        f"{browser.base}/voice/upload",
+        data={"csrf": token},
+        files=[
+            ("file", ("note.txt", b"Hi Lena,\n\nHappy to walk you through it.\n\nCheers,\nMaya"))
+        ],
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    asked = browser.post("/voice/retrain", {"csrf": token})
+
+    assert asked.status_code == 303
+    import time
+
+    deadline = time.monotonic() + 30
+    page = browser.get("/voice").text
+    assert "Retraining" in page or "Version 1" in page
+    while 'http-equiv="refresh"' in page and time.monotonic() < deadline:
+        time.sleep(0.5)  # the page refreshes itself while samples or the profile are in work
+        page = browser.get("/voice").text
+    assert "Retraining" not in page
+    assert "Version" in page
+    assert 'http-equiv="refresh"' not in page
