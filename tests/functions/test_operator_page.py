@@ -370,6 +370,9 @@ def test_outcomes_chart_what_happened_per_day(browser: Browser, team: Team):
     team.wait(workflow_id, lambda d: (d.get("send") or {}).get("effects_done"))
 
     page = browser.get("/outcomes").text
+    timeline = browser.get(f"/workflows/{workflow_id}").text
+    assert "hubspot_email" in timeline  # the HubSpot writes after the send
+    assert "follow_up_scheduled" in timeline
 
     assert "1 drafts made" in page
     assert "1 approved" in page
