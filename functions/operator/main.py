@@ -265,17 +265,7 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
     if path == "/connections/google" and method == "POST":
         hint = request.form.get("login_hint") or None
         url, binding = API.google.start(who, login_hint=hint)
-        response = _secured(flask.redirect(url, code=303))
-        response.set_cookie(
-            _BINDING_COOKIE,
-            binding,
-            max_age=600,
-            path=_BINDING_PATH,
-            secure=True,
-            httponly=True,
-            samesite="Lax",
-        )
-        return response
+        return _bound(_secured(flask.redirect(url, code=303)), binding)
     if path == "/connections/hubspot" and method == "POST":
         values = {k: v for k in ("token", "webhook_secret") if (v := request.form.get(k))}
         API.connections.set_hubspot(values, who=who)
@@ -392,6 +382,20 @@ def _retraining(service: Any, rep: str) -> bool:
     return built is None or built < asked
 
 
+def _bound(response: flask.Response, binding: str) -> flask.Response:
+    """The Google connect flow's binding cookie: only this browser may finish the flow."""
+    response.set_cookie(
+        _BINDING_COOKIE,
+        binding,
+        max_age=600,
+        path=_BINDING_PATH,
+        secure=True,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
 def _hubspot_contacts() -> Any:
     from shared.adapters.hubspot import HubSpotContacts
 
@@ -500,17 +504,7 @@ def _api_route(request: flask.Request, path: str, who: str) -> Any:
     if path == "/api/connections/google/start" and method == "POST":
         hint = _json_body(request).get("login_hint")
         url, binding = API.google.start(who, login_hint=str(hint) if hint else None)
-        response = flask.make_response(flask.jsonify({"authorization_url": url}))
-        response.set_cookie(
-            _BINDING_COOKIE,
-            binding,
-            max_age=600,
-            path=_BINDING_PATH,
-            secure=True,
-            httponly=True,
-            samesite="Lax",
-        )
-        return response
+        return _bound(flask.make_response(flask.jsonify({"authorization_url": url})), binding)
     if (
         path.startswith("/api/connections/google/")
         and path.endswith("/disconnect")
