@@ -13,6 +13,7 @@ from hubspot import HubSpot
 from devstack.seed import hubspot_data
 from shared.adapters.hubspot_context import Engagement, HubSpotContext
 from shared.errors import NotFound, PermanentExternalError
+from tests.hubspot_support import fake_context
 
 pytestmark = pytest.mark.stack
 SENT_AT = datetime(2026, 11, 2, 15, 4, 5, tzinfo=UTC)
@@ -30,14 +31,7 @@ def hubspot(local):
     return fake
 
 
-def _context(local, sleeps: list[float] | None = None, token: str | None = None, **options):
-    fake = local.fakes["hubspot"][0]
-    return HubSpotContext(
-        token or next(iter(fake.tokens)),
-        host=local.fake_url("hubspot"),
-        sleep=sleeps.append if sleeps is not None else None,
-        **options,
-    )
+_context = fake_context
 
 
 def _send(context: HubSpotContext, key: str = "send-wf-701-1", **changes) -> str:

@@ -21,6 +21,7 @@ from shared.adapters.hubspot_context import (
 from shared.adapters.secrets import SecretStore
 from shared.config import load_settings
 from shared.errors import NotFound, PermanentExternalError, TransientError
+from tests.hubspot_support import fake_context
 
 pytestmark = pytest.mark.stack
 NOW = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
@@ -110,14 +111,7 @@ def engagements(hubspot):
     return hubspot
 
 
-def _context(local, sleeps: list[float] | None = None, token: str | None = None, **options):
-    fake = local.fakes["hubspot"][0]
-    return HubSpotContext(
-        token or next(iter(fake.tokens)),
-        host=local.fake_url("hubspot"),
-        sleep=sleeps.append if sleeps is not None else None,
-        **options,
-    )
+_context = fake_context
 
 
 def _deal_8001_close_date(hubspot) -> str:
