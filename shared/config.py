@@ -23,6 +23,34 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+# Settings whose defaults only suit the local stack: a production deployment must set each
+# (Terraform does; tests/terraform checks that it does).
+PRODUCTION_REQUIRED = (
+    "gcp_project",
+    "function_url_draft",
+    "function_url_send",
+    "function_url_voice",
+    "function_url_maintenance",
+    "function_url_operator",
+    "tasks_invoker_email",
+    "scheduler_invoker_email",
+    "pubsub_push_audience",
+    "pubsub_push_service_account",
+    "hubspot_webhook_url",
+    "gmail_topic",
+    "google_oauth_redirect_uri",
+    "operator_emails",
+    "operator_login_audience",
+)
+
+
+def _local_only(value: object) -> bool:
+    if isinstance(value, tuple):
+        return not value
+    text = str(value or "")
+    return not text or "127.0.0.1" in text or text.endswith(".invalid")
+
+
 class Settings(BaseSettings):
     """Runtime settings. Environment variable = field name in upper case."""
 
@@ -370,10 +398,14 @@ class Settings(BaseSettings):
                 )
                 if getattr(self, name)
             ]
+            unset = [name for name in PRODUCTION_REQUIRED if _local_only(getattr(self, name))]
+            problems = []
             if local:
-                raise ValueError(
-                    "production must not point at local stand-ins: " + ", ".join(local)
-                )
+                problems.append("production must not point at local stand-ins: " + ", ".join(local))
+            if unset:
+                problems.append("production needs these set: " + ", ".join(unset))
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @property

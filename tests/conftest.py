@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from shared.config import Settings, get_settings
+from tests.query_shapes import QueryRecorder, load_inventory, write_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 _SETTING_VARS = {name.upper() for name in Settings.model_fields}
@@ -19,6 +20,35 @@ _OTHER_VARS = {
     "GOOGLE_CLOUD_PROJECT",
     "OPENAI_API_KEY",
 }
+
+
+_QUERIES = QueryRecorder()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _QUERIES.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the code ran a Firestore query shape nobody listed (and indexed).
+
+    `RECORD_FIRESTORE_QUERIES=1 make test` adds the new shapes to the list instead; then
+    declare their indexes in terraform/firestore.tf (tests/terraform checks them).
+    """
+    _QUERIES.uninstall()
+    known = load_inventory()
+    new = _QUERIES.shapes - known
+    if not new:
+        return
+    if os.environ.get("RECORD_FIRESTORE_QUERIES") == "1":
+        write_inventory(known | _QUERIES.shapes)
+        print(f"\nfirestore queries: {len(new)} new shape(s) recorded in the inventory")
+        return
+    print("\nFirestore query shapes the code ran that tests/terraform/firestore_queries.json")
+    print("does not list (record them with RECORD_FIRESTORE_QUERIES=1, then index them):")
+    for shape in sorted(new):
+        print("  ", shape)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)

@@ -51,6 +51,10 @@ THREADS = "threads"
 WORKFLOWS = "workflows"
 SUPPRESSIONS = "suppressions"
 MAX_STORED_TEXT = 20_000
+# A message record is the dedupe key for Gmail's at-least-once history (a 404 resync reaches
+# back 30 days at most) and the thread's memory for drafting; Firestore's TTL policy on
+# `expires_at` removes it after this.
+MESSAGE_RETENTION = timedelta(days=180)
 UNSUBSCRIBE_INTENT_CONFIDENCE = 0.6
 
 
@@ -805,6 +809,7 @@ class MailIntake:
                 else None
             ),
             "recorded_at": now,
+            "expires_at": now + MESSAGE_RETENTION,
             "message_id": parsed.message_id,
             "in_reply_to": parsed.in_reply_to,
             "subject": parsed.subject[:500],

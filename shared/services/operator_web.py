@@ -78,11 +78,12 @@ class OperatorDoor:
         try:
             return self.secrets.read(secret_id)
         except NotFound:
-            if self.settings.environment.value != "local":
-                raise ConfigError(f"secret {secret_id} (the session key) is missing") from None
-            key = random_secrets.token_urlsafe(48)
-            self.secrets.write(secret_id, key)  # locally: made on first use
-            return key
+            # Made on first use (Terraform creates the secret empty, so no key sits in its
+            # state). Two first uses at once each add a version; reading the latest back makes
+            # later instances agree, and the loser's sessions at worst sign in again.
+            self.secrets.write(secret_id, random_secrets.token_urlsafe(48))
+            self.secrets.forget(secret_id)
+            return self.secrets.read(secret_id)
 
     # --- signing in ---------------------------------------------------------------------
     def sign_in_google(self, id_token: str) -> tuple[Session, str]:

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = "workflows"
 COUNTERS = "send_counters"
+COUNTER_RETENTION = timedelta(days=35)  # a closed window's counter stays readable a month
 SUPPRESSIONS = "suppressions"
 
 
@@ -219,6 +220,7 @@ class SendService:
                     quotas=flags.quotas,
                 )
                 refs = {w.counter_id: self._counter(w.counter_id) for w in windows}
+                expiry = {w.counter_id: w.ends_at + COUNTER_RETENTION for w in windows}
                 for key, counter in refs.items():
                     counter_snap = counter.get(transaction=transaction)
                     counters[key] = int((counter_snap.to_dict() or {}).get("count") or 0)
@@ -243,7 +245,12 @@ class SendService:
                 for key, counter in refs.items():
                     transaction.set(
                         counter,
-                        {"count": counters[key] + 1, "updated_at": now, "scope": key},
+                        {
+                            "count": counters[key] + 1,
+                            "updated_at": now,
+                            "scope": key,
+                            "expires_at": expiry[key],  # Firestore's TTL policy removes it
+                        },
                         merge=True,
                     )
                 reserved = list(refs)
