@@ -286,6 +286,13 @@ class Settings(BaseSettings):
     team_time_zone: str = Field(
         "UTC", description="Where the team's days and weeks start (quota windows, follow-ups)."
     )
+    campaign_window_seconds: float = Field(
+        60.0,
+        ge=0.5,
+        le=3600,
+        description="The window a campaign's per-minute limit counts in: a minute (shorter "
+        "only to run a test campaign quickly).",
+    )
     operator_emails: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
         description="People (comma-separated Google account emails) who may sign in to the "

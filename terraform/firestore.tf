@@ -195,3 +195,19 @@ resource "google_firestore_field" "unindexed" {
 
   index_config {}
 }
+
+# A campaign's next members to dispatch, in the order the segment listed them.
+resource "google_firestore_index" "campaign_members_queue" {
+  database    = google_firestore_database.main.name
+  collection  = "members"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "n"
+    order      = "ASCENDING"
+  }
+}

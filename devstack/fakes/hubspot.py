@@ -3,7 +3,9 @@
 CRM v3 objects (contacts, companies, deals, notes, tasks, emails, meetings, calls): basic
 get/list/create/update/archive, batch read/create/update/archive, search; associations v4
 (list, create with labels, create default, archive, batch read/create/associate-default/archive)
-with HubSpot's default association type ids, both directions; owners.
+with HubSpot's default association type ids, both directions; owners; lists v3 (get a list, its
+memberships by record id); communication preferences v3 (subscription definitions, an email's
+subscription statuses).
 
 Faithful points worth knowing:
 
@@ -14,10 +16,20 @@ Faithful points worth knowing:
   Existing ID: N").
 - Search is eventually consistent in HubSpot; ``search_lag_seconds`` (seed) hides objects
   created or updated less than that long ago from search only (default 0).
+- Search pages hold at most 200 results and reach at most the first 10,000 matches: a page
+  starting at or past 10,000 is a 400 (``total`` still counts every match). An unknown
+  operator is a 400.
+- List memberships come back ordered by record id, at most 250 a page (default 100), with an
+  opaque ``after`` token; records archived since they were added are left out. A DYNAMIC list's
+  members are whatever was seeded: the fake does not evaluate list filters.
+- Subscription statuses (v3) are only ``SUBSCRIBED`` or ``NOT_SUBSCRIBED``; see
+  :meth:`FakeHubSpot._subscription_status` for what an address without a status gets.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import fnmatch
 import itertools
 import re
@@ -156,6 +168,54 @@ PRIMARY_TYPES: dict[int, tuple[str, str, int, str]] = {
     6: ("companies", "deals", 5, "Primary"),
 }
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_BY_TYPE_ID: dict[str, str] = {type_id: plural for plural, (type_id, _) in OBJECT_TYPES.items()}
+
+SEARCH_OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
+SEARCH_RESULT_CAP = 10_000  # HubSpot's search never pages past the first 10,000 matches
+LIST_PROCESSING_TYPES = frozenset({"MANUAL", "DYNAMIC", "SNAPSHOT"})
+MEMBERSHIPS_DEFAULT_LIMIT = 100
+MEMBERSHIPS_MAX_LIMIT = 250
+SUBSCRIPTION_STATUSES = frozenset({"SUBSCRIBED", "NOT_SUBSCRIBED"})
+LEGAL_BASES = frozenset(
+    {
+        "LEGITIMATE_INTEREST_PQL",
+        "LEGITIMATE_INTEREST_CLIENT",
+        "PERFORMANCE_OF_CONTRACT",
+        "CONSENT_WITH_NOTICE",
+        "NON_GDPR",
+        "PROCESS_AND_STORE",
+        "LEGITIMATE_INTEREST_OTHER",
+    }
+)
+# What a fresh account has: HubSpot creates a marketing and a one-to-one (sales) type.
+DEFAULT_SUBSCRIPTION_TYPES: tuple[JSON, ...] = (
+    {
+        "id": "2891401",
+        "name": "Marketing Information",
+        "description": "Marketing offers and updates.",
+    },
+    {
+        "id": "2891402",
+        "name": "One to One",
+        "description": "One to one emails.",
+    },
+)
 
 
 def hs_time(ts: float | None = None) -> str:
@@ -217,12 +277,39 @@ class Association:
 
 
 @dataclass
+class CrmList:
+    id: int
+    name: str
+    processing_type: str
+    object_type_id: str
+    created_at: float
+    updated_at: float
+    members: dict[int, float] = field(default_factory=dict)  # record id -> when added
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    subscription_id: str
+    status: str  # SUBSCRIBED or NOT_SUBSCRIBED
+    legal_basis: str | None = None
+    legal_basis_explanation: str | None = None
+
+
+@dataclass
 class HubSpotState:
     objects: dict[str, dict[int, CrmObject]] = field(
         default_factory=lambda: {name: {} for name in OBJECT_TYPES}
     )
     associations: set[Association] = field(default_factory=set)
     owners: list[JSON] = field(default_factory=list)
+    lists: dict[int, CrmList] = field(default_factory=dict)
+    subscription_types: list[JSON] = field(
+        default_factory=lambda: [dict(t) for t in DEFAULT_SUBSCRIPTION_TYPES]
+    )
+    # lower-cased email -> subscription type id -> status
+    subscriptions: dict[str, dict[str, SubscriptionState]] = field(default_factory=dict)
+    unsubscribed_from_all: set[str] = field(default_factory=set)  # lower-cased emails
 
 
 class FakeHubSpot(FakeService):
@@ -237,9 +324,17 @@ class FakeHubSpot(FakeService):
          "emails": [...], "meetings": [...], "calls": [...],
          "associations": [{"from": ["contacts", "101"], "to": ["companies", "201"]},
                           {"from": ["deals", "301"], "to": ["contacts", "101"],
-                           "typeId": 3, "category": "HUBSPOT_DEFINED"}]}
+                           "typeId": 3, "category": "HUBSPOT_DEFINED"}],
+         "lists": [{"listId": "51", "name": "Q3 webinar", "processingType": "MANUAL",
+                    "objectTypeId": "0-1", "members": ["101"]}],
+         "subscription_types": [{"id": "2891401", "name": "Marketing Information",
+                                 "description": "..."}],
+         "subscriptions": [{"email": "pat@prospect.test", "subscriptionId": "2891401",
+                            "status": "SUBSCRIBED", "legalBasis": "CONSENT_WITH_NOTICE"}],
+         "unsubscribed_from_all": ["gone@prospect.test"]}
 
     An object entry is either ``{"id"?, "properties", "createdAt"?}`` or a bare property map.
+    ``subscription_types`` replaces the default types (Marketing Information, One to One).
     """
 
     name = "hubspot"
@@ -314,6 +409,64 @@ class FakeHubSpot(FakeService):
                 key=int,
             )
 
+    def create_list(
+        self,
+        name: str,
+        members: Iterable[str | int] = (),
+        processing_type: str = "MANUAL",
+        object_type: str = "0-1",
+        list_id: str | int | None = None,
+    ) -> JSON:
+        """Create a list of `object_type` records (an objectTypeId or a type name) holding
+        `members`; its JSON as ``GET /crm/v3/lists/{listId}`` gives it (without ``list``)."""
+        with self.lock:
+            crm_list = self._create_list(name, processing_type, object_type, list_id)
+            self._add_members(crm_list, members)
+            return self._list_json(crm_list)
+
+    def add_to_list(self, list_id: str | int, record_ids: Iterable[str | int]) -> None:
+        """Add existing records to a list (any processing type: the fake does not evaluate
+        a DYNAMIC list's filters, so its members are whatever is added here)."""
+        with self.lock:
+            self._add_members(self._crm_list(str(list_id)), record_ids)
+
+    def remove_from_list(self, list_id: str | int, record_ids: Iterable[str | int]) -> None:
+        with self.lock:
+            crm_list = self._crm_list(str(list_id))
+            for record_id in record_ids:
+                crm_list.members.pop(int(record_id), None)
+            crm_list.updated_at = time.time()
+
+    def list_members(self, list_id: str | int) -> list[str]:
+        """Ids of the list's current members (archived records left out), ascending."""
+        with self.lock:
+            return [str(i) for i in self._current_members(self._crm_list(str(list_id)))]
+
+    def set_subscription(
+        self,
+        email: str,
+        subscription_id: str | int,
+        status: str = "SUBSCRIBED",
+        legal_basis: str | None = None,
+        legal_basis_explanation: str | None = None,
+    ) -> None:
+        """Record the address's status (SUBSCRIBED or NOT_SUBSCRIBED) for one subscription
+        type, as the subscribe/unsubscribe endpoints or a preferences page would."""
+        with self.lock:
+            self._set_subscription(
+                email, str(subscription_id), status, legal_basis, legal_basis_explanation
+            )
+
+    def unsubscribe_from_all(self, email: str) -> None:
+        """The address opts out of all email: every type reads NOT_SUBSCRIBED (portal-wide)
+        and contacts with that primary email get ``hs_email_optout`` = ``true``."""
+        with self.lock:
+            address = email.strip().lower()
+            self.data.unsubscribed_from_all.add(address)
+            for obj in self.data.objects["contacts"].values():
+                if obj.properties.get("email", "").lower() == address:
+                    self._update(obj, {"hs_email_optout": "true"})
+
     # ----------------------------------------------------------------- FakeService hooks
 
     def error_body(self, status: int, message: str, **details: Any) -> JSON:
@@ -387,6 +540,33 @@ class FakeHubSpot(FakeService):
                 item.get("typeId"),
                 item.get("category", "HUBSPOT_DEFINED"),
             )
+        for entry in data.get("lists", []):
+            crm_list = self._create_list(
+                str(entry["name"]),
+                str(entry.get("processingType", "MANUAL")),
+                str(entry.get("objectTypeId", "0-1")),
+                entry.get("listId", entry.get("id")),
+            )
+            self._add_members(crm_list, entry.get("members", []))
+        if "subscription_types" in data:
+            self.data.subscription_types = [
+                {
+                    "id": str(t["id"]),
+                    "name": str(t["name"]),
+                    "description": str(t.get("description", "")),
+                }
+                for t in data["subscription_types"]
+            ]
+        for entry in data.get("subscriptions", []):
+            self._set_subscription(
+                str(entry["email"]),
+                str(entry.get("subscriptionId", entry.get("id"))),
+                str(entry.get("status", "SUBSCRIBED")),
+                entry.get("legalBasis"),
+                entry.get("legalBasisExplanation"),
+            )
+        for email in data.get("unsubscribed_from_all", []):
+            self.unsubscribe_from_all(str(email))
 
     def _state(self) -> JSON:
         return {
@@ -401,6 +581,17 @@ class FakeHubSpot(FakeService):
                 )
             ],
             "owners": self.data.owners,
+            "lists": [
+                {**self._list_json(crm_list), "members": self.list_members(crm_list.id)}
+                for crm_list in sorted(self.data.lists.values(), key=lambda c: c.id)
+            ],
+            "subscription_types": self.data.subscription_types,
+            "subscriptions": [
+                {"email": email, **vars(state)}
+                for email, states in sorted(self.data.subscriptions.items())
+                for state in states.values()
+            ],
+            "unsubscribed_from_all": sorted(self.data.unsubscribed_from_all),
         }
 
     # ----------------------------------------------------------------- model
@@ -422,6 +613,90 @@ class FakeHubSpot(FakeService):
                 "archived": bool(owner.get("archived", False)),
                 "teams": owner.get("teams", []),
             }
+        )
+
+    def _create_list(
+        self, name: str, processing_type: str, object_type: str, list_id: Any = None
+    ) -> CrmList:
+        if processing_type not in LIST_PROCESSING_TYPES:
+            raise FakeHTTPError(
+                400, f"Unknown processingType {processing_type}", category="VALIDATION_ERROR"
+            )
+        kind = normalize_type(object_type)  # an objectTypeId (0-1) or a name
+        if list_id is None:
+            new_id = next(self._ids)
+            while new_id in self.data.lists:
+                new_id = next(self._ids)
+        else:
+            new_id = int(list_id)
+        if new_id in self.data.lists:
+            raise FakeHTTPError(409, f"List {new_id} already exists", category="CONFLICT")
+        now = time.time()
+        crm_list = CrmList(new_id, name, processing_type, OBJECT_TYPES[kind][0], now, now)
+        self.data.lists[new_id] = crm_list
+        return crm_list
+
+    def _crm_list(self, list_id: str) -> CrmList:
+        found = self.data.lists.get(int(list_id)) if list_id.isdigit() else None
+        if found is None:
+            raise FakeHTTPError(
+                404, f"List does not exist with ID {list_id}.", category="OBJECT_NOT_FOUND"
+            )
+        return found
+
+    def _add_members(self, crm_list: CrmList, record_ids: Iterable[str | int]) -> None:
+        kind = _BY_TYPE_ID[crm_list.object_type_id]
+        now = time.time()
+        for record_id in record_ids:
+            obj = self._object(kind, str(record_id))  # 404 for an unknown record
+            crm_list.members.setdefault(obj.id, now)
+        crm_list.updated_at = now
+        crm_list.version += 1
+
+    def _current_members(self, crm_list: CrmList) -> list[int]:
+        objs = self.data.objects[_BY_TYPE_ID[crm_list.object_type_id]]
+        return sorted(i for i in crm_list.members if i in objs and not objs[i].archived)
+
+    def _list_json(self, crm_list: CrmList) -> JSON:
+        size = len(self._current_members(crm_list))
+        return {
+            "listId": str(crm_list.id),
+            "listVersion": crm_list.version,
+            "createdAt": hs_time(crm_list.created_at),
+            "updatedAt": hs_time(crm_list.updated_at),
+            "filtersUpdatedAt": hs_time(crm_list.created_at),
+            "processingStatus": "COMPLETE",
+            "createdById": "1",
+            "updatedById": "1",
+            "processingType": crm_list.processing_type,
+            "objectTypeId": crm_list.object_type_id,
+            "name": crm_list.name,
+            "size": size,
+            "additionalProperties": {"hs_list_size": str(size)},
+        }
+
+    def _set_subscription(
+        self,
+        email: str,
+        subscription_id: str,
+        status: str,
+        legal_basis: str | None,
+        legal_basis_explanation: str | None,
+    ) -> None:
+        if not any(t["id"] == subscription_id for t in self.data.subscription_types):
+            raise FakeHTTPError(
+                400,
+                f"Subscription id {subscription_id} does not exist",
+                category="VALIDATION_ERROR",
+            )
+        if status not in SUBSCRIPTION_STATUSES:
+            raise FakeHTTPError(400, f"Unknown status {status}", category="VALIDATION_ERROR")
+        if legal_basis is not None and legal_basis not in LEGAL_BASES:
+            raise FakeHTTPError(
+                400, f"Unknown legal basis {legal_basis}", category="VALIDATION_ERROR"
+            )
+        self.data.subscriptions.setdefault(email.strip().lower(), {})[subscription_id] = (
+            SubscriptionState(subscription_id, status, legal_basis, legal_basis_explanation)
         )
 
     def _validate(self, kind: str, props: dict[str, str], current: CrmObject | None) -> None:
@@ -490,7 +765,12 @@ class FakeHubSpot(FakeService):
     ) -> CrmObject:
         props = self._stringify(properties)
         self._validate(kind, props, None)
-        new_id = int(object_id) if object_id is not None else next(self._ids)
+        if object_id is None:
+            new_id = next(self._ids)
+            while new_id in self.data.objects[kind]:  # an id a seed gave explicitly
+                new_id = next(self._ids)
+        else:
+            new_id = int(object_id)
         if new_id in self.data.objects[kind]:
             raise FakeHTTPError(409, f"Object {new_id} already exists", category="CONFLICT")
         now = time.time()
@@ -746,6 +1026,11 @@ class FakeHubSpot(FakeService):
         for rule in ("/crm/v3/owners", "/crm/v3/owners/"):
             self.route(rule, ("GET",))(self._owners_list)
         self.route("/crm/v3/owners/<owner_id>", ("GET",))(self._owners_get)
+        self.route("/crm/v3/lists/<list_id>", ("GET",))(self._list_get)
+        self.route("/crm/v3/lists/<list_id>/memberships", ("GET",))(self._list_memberships)
+        prefs = "/communication-preferences/v3"
+        self.route(prefs + "/definitions", ("GET",))(self._subscription_definitions)
+        self.route(prefs + "/status/email/<email>", ("GET",))(self._subscription_status)
 
     def _list(self, object_type: str) -> ViewResult:
         self._auth()
@@ -897,10 +1182,27 @@ class FakeHubSpot(FakeService):
                 category="VALIDATION_ERROR",
                 context={"filterGroups": ["too many filter groups or filters"]},
             )
+        for group in groups:
+            for spec in group.get("filters") or []:
+                operator = str(spec.get("operator", "EQ")).upper()
+                if operator not in SEARCH_OPERATORS:
+                    raise FakeHTTPError(
+                        400,
+                        f"Invalid input JSON: unknown filter operator {operator}",
+                        category="VALIDATION_ERROR",
+                    )
         limit = int(body.get("limit") or 10)
         if limit > 200:
             raise FakeHTTPError(400, "limit must be at most 200", category="VALIDATION_ERROR")
         after = int(body.get("after") or 0)
+        if after >= SEARCH_RESULT_CAP:
+            # HubSpot: "attempting to page beyond 10,000 will result in a 400 error"
+            raise FakeHTTPError(
+                400,
+                f"There was a problem with the request. after={after} is past the "
+                f"{SEARCH_RESULT_CAP:,} results search can page through.",
+                category="VALIDATION_ERROR",
+            )
         query = str(body.get("query") or "").lower().strip()
         cutoff = time.time() - self.search_lag_seconds
         found = [
@@ -912,7 +1214,7 @@ class FakeHubSpot(FakeService):
             and (not query or self._query_matches(o, query))
         ]
         found = self._sorted(found, body.get("sorts") or [])
-        page = found[after : after + limit]
+        page = found[after : min(after + limit, SEARCH_RESULT_CAP)]
         answer: JSON = {
             "total": len(found),
             "results": [self._object_json(o, body.get("properties") or None) for o in page],
@@ -1215,3 +1517,112 @@ class FakeHubSpot(FakeService):
         raise FakeHTTPError(
             404, f"No owner found with {id_property} {owner_id}", category="OBJECT_NOT_FOUND"
         )
+
+    # lists v3 ------------------------------------------------------------------
+
+    def _list_get(self, list_id: str) -> ViewResult:
+        self._auth()
+        return jsonify({"list": self._list_json(self._crm_list(list_id))})
+
+    @staticmethod
+    def _membership_token(record_id: int) -> str:
+        return base64.urlsafe_b64encode(f"rid:{record_id}".encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _membership_offset(token: str) -> int:
+        try:
+            text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            text = ""
+        if not re.fullmatch(r"rid:\d+", text):
+            raise FakeHTTPError(400, f"Invalid after token {token}", category="VALIDATION_ERROR")
+        return int(text[4:])
+
+    def _list_memberships(self, list_id: str) -> ViewResult:
+        """Members ordered by record id, ascending; ``before`` is not supported."""
+        self._auth()
+        crm_list = self._crm_list(list_id)
+        limit = int(request.args.get("limit") or MEMBERSHIPS_DEFAULT_LIMIT)
+        if not 1 <= limit <= MEMBERSHIPS_MAX_LIMIT:
+            raise FakeHTTPError(
+                400,
+                f"limit must be between 1 and {MEMBERSHIPS_MAX_LIMIT}",
+                category="VALIDATION_ERROR",
+            )
+        token = request.args.get("after")
+        start = self._membership_offset(token) if token else None
+        members = self._current_members(crm_list)
+        remaining = [i for i in members if start is None or i > start]
+        page = remaining[:limit]
+        body: JSON = {
+            "results": [
+                {"recordId": str(i), "membershipTimestamp": hs_time(crm_list.members[i])}
+                for i in page
+            ],
+            "total": len(members),
+        }
+        if len(remaining) > limit:
+            body["paging"] = {"next": {"after": self._membership_token(page[-1])}}
+        return jsonify(body)
+
+    # communication preferences v3 --------------------------------------------------
+
+    def _subscription_definitions(self) -> ViewResult:
+        self._auth()
+        now = hs_time()
+        return jsonify(
+            {
+                "subscriptionDefinitions": [
+                    {
+                        **t,
+                        "isActive": True,
+                        "isDefault": True,
+                        "isInternal": False,
+                        "communicationMethod": "Email",
+                        "purpose": "Marketing",
+                        "createdAt": now,
+                        "updatedAt": now,
+                    }
+                    for t in self.data.subscription_types
+                ]
+            }
+        )
+
+    def _subscription_status(self, email: str) -> ViewResult:
+        """An address's subscription statuses.
+
+        HubSpot documents this v3 endpoint's ``status`` as SUBSCRIBED or NOT_SUBSCRIBED only
+        (v4 added NOT_SPECIFIED) and ``subscriptionStatuses`` as the contact's statuses. Our
+        choice for what it leaves unsaid: a type the address has no status for is left out
+        (never reported NOT_SPECIFIED, which v3 does not have, nor NOT_SUBSCRIBED, which
+        would claim an opt-out), so an address HubSpot has never seen gets 200 with an empty
+        list. An address that opted out of all email reads NOT_SUBSCRIBED on every type with
+        ``sourceOfStatus`` PORTAL_WIDE_STATUS; anything else is SUBSCRIPTION_STATUS.
+        """
+        self._auth()
+        address = email.strip().lower()
+        if not _EMAIL_RE.match(address):
+            raise FakeHTTPError(
+                400, f"Email address {email} is invalid", category="VALIDATION_ERROR"
+            )
+        statuses: list[JSON] = []
+        own = self.data.subscriptions.get(address, {})
+        for sub_type in self.data.subscription_types:
+            entry: JSON = {
+                "id": sub_type["id"],
+                "name": sub_type["name"],
+                "description": sub_type["description"],
+            }
+            if address in self.data.unsubscribed_from_all:
+                entry.update(status="NOT_SUBSCRIBED", sourceOfStatus="PORTAL_WIDE_STATUS")
+            elif sub_type["id"] in own:
+                state = own[sub_type["id"]]
+                entry.update(status=state.status, sourceOfStatus="SUBSCRIPTION_STATUS")
+                if state.legal_basis:
+                    entry["legalBasis"] = state.legal_basis
+                if state.legal_basis_explanation:
+                    entry["legalBasisExplanation"] = state.legal_basis_explanation
+            else:
+                continue
+            statuses.append(entry)
+        return jsonify({"recipient": address, "subscriptionStatuses": statuses})

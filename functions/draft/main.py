@@ -1,9 +1,9 @@
 """Cloud Function `draft`.
 
-Cloud Tasks target (`draft-<workflow>-<version>`, and `nurture-<workflow>-<version>-<step>`
-for a scheduled follow-up): gathers the lead's context, writes a reply
-in the owner's voice, runs the gate and puts the result in Gmail as a draft in the thread, with
-a review task and note in HubSpot. Only Cloud Tasks may call it.
+Cloud Tasks target (`draft-<workflow>-<version>`, `nurture-<workflow>-<version>-<step>`
+for a scheduled follow-up, and a campaign's `resolve` and `tick` steps): gathers the lead's
+context, writes a reply in the owner's voice, runs the gate and puts the result in Gmail as a
+draft in the thread, with a review task and note in HubSpot. Only Cloud Tasks may call it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def draft(request: flask.Request) -> Any:
     verify_task_caller(request, SETTINGS, RUNTIME.verifier, audience=_AUDIENCE)
     try:
         body = json.loads(read_body(request, 16 * 1024) or b"{}")
+    except ValueError:
+        raise BadRequest("body must be JSON") from None
+    if isinstance(body, dict) and body.get("campaign") is not None:
+        return _campaign_step(body)
+    try:
         workflow_id = str(body["workflow_id"])
         version = int(body["version"])
         step = int(body["nurture_step"]) if body.get("nurture_step") is not None else None
@@ -44,3 +49,16 @@ def draft(request: flask.Request) -> Any:
             raise BadRequest("nurture_step counts from 1")
         return {"status": WIRING.service.run_nurture(workflow_id, version, step)}
     return {"status": WIRING.service.run(workflow_id, version)}
+
+
+def _campaign_step(body: dict[str, Any]) -> Any:
+    campaign_id, step = str(body["campaign"]), body.get("step")
+    if step == "resolve":
+        return {"status": WIRING.campaigns.resolve(campaign_id)}
+    if step == "tick":
+        try:
+            seq = int(body["seq"])
+        except (KeyError, TypeError, ValueError):
+            raise BadRequest('a tick needs {"campaign", "step": "tick", "seq"}') from None
+        return {"status": WIRING.campaigns.tick(campaign_id, seq)}
+    raise BadRequest('step must be "resolve" or "tick"')

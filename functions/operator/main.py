@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -520,6 +521,8 @@ def _api_route(request: flask.Request, path: str, who: str) -> Any:
         return API.connections.remove_openai_key(who=who)
     if path == "/api/connections/hubspot" and method == "PUT":
         return API.connections.set_hubspot(_json_body(request), who=who)
+    if path.startswith("/api/campaigns"):
+        return _campaign_route(request, path, who)
     if path.startswith("/api/workflows/"):
         parts = path.removeprefix("/api/workflows/").split("/")
         workflow_id = parts[0]
@@ -527,4 +530,34 @@ def _api_route(request: flask.Request, path: str, who: str) -> Any:
             return API.workflow(workflow_id)
         if len(parts) == 2 and method == "POST":
             return API.act(workflow_id, parts[1], _json_body(request), who=who)
+    raise NotFound("no such route")
+
+
+def _campaign_route(request: flask.Request, path: str, who: str) -> Any:
+    method = request.method
+    campaigns = API.campaigns
+    if path == "/api/campaigns" and method == "GET":
+        return {"campaigns": plain(campaigns.all())}
+    if path == "/api/campaigns" and method == "POST":
+        return plain(campaigns.create(_json_body(request), by=who))
+    if path == "/api/campaigns/preview" and method == "POST":
+        return plain(campaigns.preview(_json_body(request)))
+    parts = path.removeprefix("/api/campaigns/").split("/")
+    campaign_id = parts[0]
+    if not re.fullmatch(r"[a-z0-9-]{3,40}", campaign_id):
+        raise NotFound("no such campaign")
+    if len(parts) == 1 and method == "GET":
+        return plain(campaigns.get(campaign_id))
+    if len(parts) == 2 and method == "POST":
+        action = parts[1]
+        if action == "approve":
+            return API.approve_campaign(campaign_id, _json_body(request).get("sampled"), who=who)
+        steps = {
+            "launch": campaigns.launch,
+            "pause": campaigns.pause,
+            "resume": campaigns.resume,
+            "cancel": campaigns.cancel,
+        }
+        if action in steps:
+            return plain(steps[action](campaign_id, by=who))
     raise NotFound("no such route")

@@ -221,6 +221,7 @@ class OfflineInputs:
     company: str | None = None
     confirmed: str | None = None  # the accepted-meeting context item, when there is one
     follow_up: int = 0  # the nurture step (1, 2...) when the prospect has not answered yet
+    pitch: str | None = None  # a campaign's story title: we write first, about that story
 
 
 def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
@@ -239,6 +240,9 @@ def offline_draft(inputs: OfflineInputs) -> DraftAnswer:
             if inputs.follow_up == 1
             else "One last nudge from me; if now is not the right time, just say so."
         )
+    elif inputs.pitch:
+        at = f" at {inputs.company}" if inputs.company else ""
+        lines.append(f"I thought of you and the team{at} when we published this: {inputs.pitch}.")
     elif inputs.ask:
         lines.append("Thanks for getting back to me.")
     else:

@@ -68,7 +68,7 @@ class Approvals:
     def _ref(self, workflow_id: str) -> Any:
         return self.store.db.collection(WORKFLOWS).document(workflow_id)
 
-    def _read(self, workflow_id: str) -> dict[str, Any]:
+    def read(self, workflow_id: str) -> dict[str, Any]:
         snap = self._ref(workflow_id).get()
         if not snap.exists:
             raise NotFound("no such workflow")
@@ -96,7 +96,7 @@ class Approvals:
 
     # --- approve ------------------------------------------------------------------------
     def approve(self, workflow_id: str, *, by: str, reviewed_hash: str) -> dict[str, Any]:
-        workflow = self._read(workflow_id)
+        workflow = self.read(workflow_id)
         _, current, _ = self.current_draft(workflow)
         if not reviewed_hash:
             raise BadRequest("name the draft you reviewed: content_hash")
@@ -109,7 +109,7 @@ class Approvals:
         flags = self.flags.read()
         if not flags.auto_approve.enabled or flags.mode is not SendMode.SEND_ALLOWED:
             return None  # the usual case costs one read
-        workflow = self._read(workflow_id)
+        workflow = self.read(workflow_id)
         if workflow.get("state") != WorkflowState.AWAITING_APPROVAL.value:
             return None
         draft = workflow.get("draft") or {}
@@ -292,7 +292,7 @@ class Approvals:
             raise BadRequest("subject: 1 to 300 characters")
         if not (body or "").strip() or len(body) > MAX_BODY:
             raise BadRequest(f"body: 1 to {MAX_BODY} characters")
-        workflow = self._read(workflow_id)
+        workflow = self.read(workflow_id)
         if workflow.get("state") not in APPROVABLE:
             raise ConflictError(f"a {workflow.get('state')} workflow cannot be edited")
         content, current, thread_id = self.current_draft(workflow)

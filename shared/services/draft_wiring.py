@@ -17,6 +17,7 @@ from shared.services.voice_wiring import VoiceWiring
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
+    from shared.services.campaigns import CampaignService
     from shared.services.send_wiring import SendWiring
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,12 @@ class DraftWiring:
         return DraftWriter(
             key, base_url=self.settings.openai_base_url, model=self.settings.openai_draft_model
         )
+
+    @cached_property
+    def campaigns(self) -> CampaignService:
+        from shared.services.campaigns import CampaignService
+
+        return CampaignService.for_runtime(self.runtime)
 
     @cached_property
     def sending(self) -> SendWiring:

@@ -264,6 +264,8 @@ class DraftService:
             suppressed = True
         thread = self._thread(mailbox, workflow.get("thread_id"))
         nurture = workflow.get("nurture") or {}
+        campaign = workflow.get("campaign") or {}
+        story = campaign.get("story") or {}
         follow_up = int(nurture.get("step") or 0) if nurture.get("step_version") == version else 0
         sent_before = list(workflow.get("sends") or [])
         if follow_up:
@@ -283,6 +285,8 @@ class DraftService:
             thread.sort(key=lambda m: m["at"] or _now())
         elif thread:
             ask = thread[-1]["new_text"]
+        elif campaign:
+            ask = None  # nobody asked: we write first, about the campaign's story
         else:
             ask = self._first_touch_ask(workflow)
         if follow_up and context is not None and "deal_stages" in nurture:
@@ -290,9 +294,24 @@ class DraftService:
             if stages != nurture["deal_stages"]:
                 return self._stop_sequence(workflow_id, version, "the deal moved in HubSpot")
         industry = context.company.industry if context and context.company else None
-        situation = Situation(ask or "first reply to a new lead", industry=industry)
+        pitch = str(story.get("title") or "") if campaign and not thread else ""
+        situation = Situation(
+            ask or (f"{pitch}: {story.get('brief', '')}" if pitch else "first reply to a new lead"),
+            industry=industry,
+        )
         items = self._items(workflow, context, thread, ask, mailbox, situation)
         task = self._task(thread)
+        if pitch:
+            # The team's own brief, quoted as data like every other context item.
+            items.insert(
+                0, ContextItem("campaign.story", "campaign", f"{pitch}: {story.get('brief', '')}")
+            )
+            task = (
+                "Write a first, personal note to this prospect about the story in the "
+                "campaign item: why it matters to them and their company in particular (use "
+                "the contact and company items), one clear, low-pressure next step. Short; "
+                "not a newsletter and not a mail merge. No opt-out line: it is added for you."
+            )
         if follow_up:
             task = (
                 f"Write follow-up number {follow_up}: the prospect has not answered what we "
@@ -306,7 +325,7 @@ class DraftService:
         writer = self.sources.writer()
         usage: dict[str, Any] | None = None
         if writer is None:
-            answer = self._offline(context, mailbox, ask, thread, items, follow_up)
+            answer = self._offline(context, mailbox, ask, thread, items, follow_up, pitch)
         else:
             try:
                 answer, spent = writer.write(prompt)
@@ -338,6 +357,15 @@ class DraftService:
         )
         result = decide(facts, self.policy, prompt.system + prompt.user)
         gate = result.as_json()
+        if campaign.get("compliance"):
+            # Outbound rules, added by code after the gate: the team's opt-out line and, where
+            # the law asks, its postal address (never left to the LLM).
+            from dataclasses import replace
+
+            from shared.domain.campaigns import Compliance, with_footer
+
+            compliance = Compliance.model_validate(campaign["compliance"])
+            answer = replace(answer, body=with_footer(answer.body, compliance))
         quota = self.sources.quota(mailbox)
         if quota is not None:
             # Reported, not enforced: a draft counts against nothing; the send step defers.
@@ -646,6 +674,7 @@ class DraftService:
         thread: list[dict[str, Any]],
         items: list[ContextItem],
         follow_up: int = 0,
+        pitch: str = "",
     ) -> DraftAnswer:
         guide = self.sources.voice_guide(mailbox) or ""
         greeting = _between(guide, 'Greeting: usually "', " <first name>")
@@ -656,7 +685,9 @@ class DraftService:
             title = asset.text.split(":", 1)[0]
             link = asset.text.rsplit("(", 1)[-1].rstrip(")")
         owner = context.owner if context is not None else None
-        subject = reply_subject(thread[-1]["subject"]) if thread else "Your request"
+        subject = (
+            reply_subject(thread[-1]["subject"]) if thread else (pitch[:120] or "Your request")
+        )
         return offline_draft(
             OfflineInputs(
                 first_name=context.first_name if context is not None else None,
@@ -670,6 +701,7 @@ class DraftService:
                 slot_texts=tuple(i.text for i in items if i.id.startswith("slot.")),
                 confirmed=next((i.text for i in items if i.id == "meeting"), None),
                 follow_up=follow_up,
+                pitch=pitch or None,
                 company=context.company.name if context is not None and context.company else None,
             )
         )

@@ -9,13 +9,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import BadRequest, NotFound
+from shared.domain.workflow import WorkflowState
+from shared.errors import AppError, BadRequest, NotFound
 
 if TYPE_CHECKING:
     from shared.services.send_wiring import SendWiring
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _HASH = re.compile(r"[0-9a-f]{64}")
+CAMPAIGN_SAMPLE = 3  # drafts a person reads before approving a campaign's drafts in bulk
 QUEUE_STATES = ("awaiting_approval", "needs_input", "approved", "suppressed")
 
 
@@ -60,6 +62,44 @@ class OperatorApi:
             lambda email, secret_id: mailboxes.connect(email, secret_id),
             lambda email, reason: mailboxes.stop(email, reason),
         )
+
+    @cached_property
+    def campaigns(self) -> Any:
+        from shared.services.campaigns import CampaignService
+
+        return CampaignService.for_runtime(self.wiring.runtime)
+
+    def approve_campaign(self, campaign_id: str, sampled: Any, *, who: str) -> dict[str, Any]:
+        """Approve every draft of a campaign waiting for approval, once a person has read a
+        sample of them: each approval binds to that draft's content as it is now."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        if not isinstance(sampled, list) or not all(isinstance(s, str) for s in sampled):
+            raise BadRequest('body must be {"sampled": ["<workflow id>", ...]}')
+        waiting = [
+            snap.id
+            for snap in self._db.collection("workflows")
+            .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+            .select(["state"])
+            .stream()
+            if (snap.to_dict() or {}).get("state") == WorkflowState.AWAITING_APPROVAL.value
+        ]
+        needed = min(CAMPAIGN_SAMPLE, len(waiting))
+        read = set(sampled) & set(waiting)
+        if len(read) < needed:
+            raise BadRequest(
+                f"read at least {needed} of this campaign's drafts first (sampled {len(read)})"
+            )
+        approvals = self.wiring.approvals
+        approved, skipped = [], []
+        for workflow_id in waiting:
+            try:
+                _, current, _ = approvals.current_draft(approvals.read(workflow_id))
+                approvals.approve(workflow_id, by=who, reviewed_hash=current)
+                approved.append(workflow_id)
+            except AppError as exc:
+                skipped.append({"workflow_id": workflow_id, "reason": exc.public_message})
+        return {"approved": len(approved), "skipped": skipped}
 
     @cached_property
     def connections(self) -> Any:
