@@ -101,6 +101,51 @@ class OperatorApi:
                 skipped.append({"workflow_id": workflow_id, "reason": exc.public_message})
         return {"approved": len(approved), "skipped": skipped}
 
+    def campaign_outcomes(self) -> dict[str, Any]:
+        """Per campaign and per story: drafted, sent, replies, positive replies (interested or
+        asking for a meeting), meetings booked, and deals that moved while a follow-up waited
+        (the sequence stopped for it)."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        meetings = {
+            str((snap.to_dict() or {}).get("workflow_id"))
+            for snap in self._db.collection("audit")
+            .where(filter=FieldFilter("kind", "==", "meeting_booked"))
+            .select(["workflow_id"])
+            .stream()
+        }
+        rows = []
+        for campaign in self.campaigns.all():
+            row = {
+                "campaign_id": campaign.get("id"),
+                "name": campaign.get("name"),
+                "story": (campaign.get("story") or {}).get("title"),
+                "state": campaign.get("state"),
+                **dict.fromkeys(OUTCOME_COLUMNS, 0),
+            }
+            query = (
+                self._db.collection("workflows")
+                .where(filter=FieldFilter("campaign_id", "==", campaign.get("id")))
+                .select(["state", "sends", "last_inbound", "nurture", "draft", "closed_reason"])
+            )
+            for snap in query.stream():
+                for column in _outcome_columns(snap.id, snap.to_dict() or {}, meetings):
+                    row[column] += 1
+            rows.append(row)
+        stories: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            story = stories.setdefault(
+                str(row["story"]),
+                {"story": row["story"], "campaigns": 0, **dict.fromkeys(OUTCOME_COLUMNS, 0)},
+            )
+            story["campaigns"] += 1
+            for column in OUTCOME_COLUMNS:
+                story[column] += row[column]
+        return {
+            "campaigns": rows,
+            "stories": sorted(stories.values(), key=lambda s: str(s["story"])),
+        }
+
     @cached_property
     def connections(self) -> Any:
         from shared.services.connections import Connections
@@ -386,3 +431,35 @@ class OperatorApi:
 
 
 KINDS = {"drafted": "drafts made", "approved": "approved", "sent": "sent"}
+OUTCOME_COLUMNS = (
+    "drafted",
+    "sent",
+    "replies",
+    "positive",
+    "unsubscribed",
+    "meetings",
+    "deal_moves",
+)
+POSITIVE_INTENTS = {"interested", "meeting_request"}
+DEAL_MOVED = "the deal moved in HubSpot"
+
+
+def _outcome_columns(workflow_id: str, data: dict[str, Any], meetings: set[str]) -> list[str]:
+    columns = []
+    if data.get("draft"):
+        columns.append("drafted")
+    if data.get("sends"):
+        columns.append("sent")
+    inbound = data.get("last_inbound") or {}
+    unsubscribed = data.get("closed_reason") == "unsubscribed"
+    if inbound or unsubscribed:
+        columns.append("replies")
+    if inbound.get("intent") in POSITIVE_INTENTS and not unsubscribed:
+        columns.append("positive")
+    if unsubscribed:
+        columns.append("unsubscribed")
+    if workflow_id in meetings:
+        columns.append("meetings")
+    if (data.get("nurture") or {}).get("stopped") == DEAL_MOVED:
+        columns.append("deal_moves")
+    return columns

@@ -52,6 +52,12 @@ class SendWiring:
             draft_url=settings.function_url_draft,
         )
 
+    def _subscription(self, email: str, type_id: str) -> str:
+        from shared.adapters.hubspot_segments import HubSpotSegments
+
+        hubspot = HubSpotSegments.from_settings(self.settings, self.runtime.secrets)
+        return hubspot.subscription(email, type_id).status
+
     @cached_property
     def service(self) -> SendService:
         drafts = self.drafts
@@ -65,6 +71,7 @@ class SendWiring:
                 hubspot=lambda: drafts.hubspot,
                 calendar_for=drafts.calendar_for,
                 refused=drafts.refused,
+                subscription=self._subscription,
             ),
             self.target,
             team=self.settings.team_id,

@@ -86,6 +86,8 @@ class SendSources:
     hubspot: Callable[[], Any]  # -> HubSpotContext
     calendar_for: Callable[[str], Any]  # mailbox -> CalendarClient
     refused: Callable[[str], None] = lambda connection: None  # re-read that credential next
+    # (email, HubSpot subscription type id) -> "subscribed" | "not_subscribed" | "unknown"
+    subscription: Callable[[str, str], str] | None = None
 
 
 @dataclass
@@ -394,6 +396,8 @@ class SendService:
         return bool(snap.exists and (snap.to_dict() or {}).get("active"))
 
     def _unsubscribed(self, workflow: dict[str, Any]) -> bool:
+        if self._left_subscription(workflow):
+            return True
         contact_id = workflow.get("contact_id")
         if not contact_id:
             return False
@@ -401,6 +405,19 @@ class SendService:
             return bool(self.sources.hubspot().for_contact(int(contact_id)).unsubscribed)
         except NotFound:
             return False
+
+    def _left_subscription(self, workflow: dict[str, Any]) -> bool:
+        """A campaign email needs its HubSpot subscription type still on (and, when the
+        campaign's basis is consent, a recorded yes) at the moment it goes."""
+        compliance = (workflow.get("campaign") or {}).get("compliance") or {}
+        type_id = compliance.get("subscription_type_id")
+        email = str(workflow.get("contact_email") or "")
+        if not type_id or not email or self.sources.subscription is None:
+            return False
+        status = self.sources.subscription(email, str(type_id))
+        if compliance.get("consent_basis") == "consent":
+            return status != "subscribed"
+        return status == "not_subscribed"
 
     @staticmethod
     def _newer_in_thread(gmail: Any, thread_id: str | None, workflow: dict[str, Any]) -> bool:

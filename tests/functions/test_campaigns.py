@@ -305,3 +305,80 @@ def test_bulk_approval_needs_a_sample_read_first(team: Team):
     assert approved.json()["approved"] == len(segment.eligible)
     states = {team.workflow(m["workflow_id"])["state"] for m in members}
     assert states == {"approved"}
+
+
+def test_replies_count_per_campaign_and_an_unsubscribe_suppresses_everywhere(team: Team):
+    from shared.config import get_settings
+    from shared.runtime import Runtime
+    from shared.services.operator_api import OperatorApi
+    from shared.services.send_wiring import SendWiring
+
+    segment = _seed_segment(team, 5, first_id=95_000)
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=0)
+    assert team.api("POST", "/api/campaigns", _spec("launch-story")).status_code == 200
+    assert team.api("POST", "/api/campaigns/launch-story/launch").status_code == 200
+    assert _wait(lambda: _settled(team, "launch-story", len(segment.eligible)), 60)
+    members = [m for m in _members(team, "launch-story") if m["status"] == "drafting"]
+    sample = [m["workflow_id"] for m in members]
+    answer = team.api("POST", "/api/campaigns/launch-story/approve", {"sampled": sample})
+    assert answer.status_code == 200, answer.text
+    for member in members:
+        team.send_settled(member["workflow_id"])
+    assert {_address(s["to"]) for s in team.sent()} == segment.eligible
+    assert all(COMPLIANCE["opt_out_line"] in s["body"] for s in team.sent())
+
+    interested, leaving = sorted(segment.eligible)[:2]
+    team.mail.inbound(interested, "Re: Northwind", "Sounds interesting, tell me more please.")
+    team.mail.inbound(leaving, "Re: Northwind", "Please unsubscribe me from these emails.")
+    assert team.mail.push().status_code == 200
+    assert _wait(lambda: team.db.collection("suppressions").document(leaving).get().exists, 30)
+
+    outcomes = OperatorApi(SendWiring(Runtime(get_settings()))).campaign_outcomes()
+    (row,) = outcomes["campaigns"]
+    assert row["sent"] == len(segment.eligible)
+    assert row["replies"] == 2
+    assert row["positive"] == 1
+    assert row["unsubscribed"] == 1
+    (story,) = outcomes["stories"]
+    assert story["story"] == row["story"]
+    assert story["sent"] == row["sent"]
+
+    again = team.api("POST", "/api/campaigns/preview", _spec("second-story"))
+    reasons = {p["email"]: p["reason"] for p in again.json()["excluded"]}
+    assert reasons[leaving] == "suppressed"
+
+
+def _address(header: str) -> str:
+    return header.split("<")[-1].rstrip(">").strip().lower()
+
+
+def test_a_subscription_type_is_honoured_at_selection_and_again_at_send(team: Team):
+    segment = _seed_segment(team, 5, first_id=97_000)
+    marketing = "2891401"
+    subscribed = sorted(segment.eligible)
+    for email in subscribed[1:]:
+        team.hubspot.set_subscription(email, marketing, status="SUBSCRIBED")
+    team.hubspot.set_subscription(subscribed[0], marketing, status="NOT_SUBSCRIBED")
+    spec = _spec("subscribed-only", compliance={**COMPLIANCE, "subscription_type_id": marketing})
+
+    shown = team.api("POST", "/api/campaigns/preview", spec).json()
+    reasons = {p["email"]: p["reason"] for p in shown["excluded"]}
+    assert reasons[subscribed[0]] == "unsubscribed"
+    assert shown["count"] == len(subscribed) - 1
+
+    team.set_flags(mode="SEND_ALLOWED", undo_seconds=0)
+    assert team.api("POST", "/api/campaigns", spec).status_code == 200
+    assert team.api("POST", "/api/campaigns/subscribed-only/launch").status_code == 200
+    assert _wait(lambda: _settled(team, "subscribed-only", len(subscribed) - 1), 60)
+    # Between the draft and the send, one of them leaves the subscription.
+    team.hubspot.set_subscription(subscribed[1], marketing, status="NOT_SUBSCRIBED")
+    members = [m for m in _members(team, "subscribed-only") if m["status"] == "drafting"]
+    sample = [m["workflow_id"] for m in members]
+    assert team.api("POST", "/api/campaigns/subscribed-only/approve", {"sampled": sample}).ok
+    for member in members:
+        team.send_settled(member["workflow_id"])
+
+    sent_to = {_address(s["to"]) for s in team.sent()}
+    assert sent_to == set(subscribed[2:])
+    held = next(m for m in members if m["email"] == subscribed[1])
+    assert team.workflow(held["workflow_id"])["send"]["status"] != "sent"
