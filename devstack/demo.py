@@ -570,6 +570,115 @@ def story_send(stack: DevStack) -> bool:
     return ok
 
 
+def story_campaign(stack: DevStack) -> bool:
+    """The Northwind case study goes to a retail segment: one personal draft per contact."""
+    from devstack.stack import OPERATOR_ACCOUNT
+
+    say("Story: the new Northwind case study is pitched to retail leads, one note each")
+    url = stack.function_url("operator")
+    headers = {"Authorization": f"Bearer {stack.issuer.sign(url, OPERATOR_ACCOUNT)}"}
+    hubspot = stack.fakes["hubspot"][0]
+    people = [
+        ("Priya", "Shah", "Harbour Grocers", "ops@harbourgrocers.example", {}),
+        ("Tom", "Okafor", "Harbour Grocers", "tom@harbourgrocers.example", {}),
+        ("Lena", "Berg", "Fjord Outfitters", "lena@fjordoutfitters.example", {}),
+        ("Marco", "Rossi", "Via Verde Markets", "marco@viaverde.example", {}),
+        ("Ana", "Lima", "Via Verde Markets", "ana@viaverde.example", {"hs_email_optout": "true"}),
+        ("Sam", "Lee", "Corner Pantry", "sam@cornerpantry.example", {}),
+    ]
+    companies: dict[str, str] = {}
+    for first, last, company, email, extra in people:
+        if company not in companies:
+            companies[company] = hubspot.create(
+                "companies", {"name": company, "industry": "Retail", "country": "United Kingdom"}
+            )["id"]
+        hubspot.create(
+            "contacts",
+            {
+                "email": email,
+                "firstname": first,
+                "lastname": last,
+                "lifecyclestage": "lead",
+                "hubspot_owner_id": seed.OWNER_ID,
+                **extra,
+            },
+            associations=[("companies", companies[company])],
+        )
+    voice = stack.function_url("voice")
+    voice_auth = {"Authorization": f"Bearer {stack.issuer.sign(voice, OPERATOR_ACCOUNT)}"}
+    assets = requests.get(f"{voice}/assets", headers=voice_auth, timeout=30).json()["assets"]
+    study = [a["id"] for a in assets if a["title"] == "Northwind retail case study"]
+    spec = {
+        "id": "northwind-retail",
+        "name": "Northwind case study to retail leads",
+        "story": {
+            "title": "How Northwind plans for seasonal peaks",
+            "brief": "Northwind, a retail chain, now forecasts its seasonal peaks weeks ahead "
+            "with Brightline and stocks accordingly. Relevant to retail operations leads.",
+            "asset_ids": study,
+        },
+        "segment": {
+            "filters": [
+                {
+                    "object": "contact",
+                    "property": "lifecyclestage",
+                    "operator": "EQ",
+                    "value": "lead",
+                },
+                {"object": "company", "property": "industry", "operator": "EQ", "value": "Retail"},
+            ]
+        },
+        "limits": {"per_minute": 10, "per_day": 100, "per_company": 1},
+        "schedule": {
+            "days": [0, 1, 2, 3, 4, 5, 6],
+            "start_hour": 0,
+            "end_hour": 24,
+            "time_zone": "UTC",
+        },
+        "compliance": {
+            "opt_out_line": "Not relevant? Reply 'unsubscribe' and I won't write again.",
+            "postal_address": "Brightline Analytics, 1 Harbour St, Leith EH6 6QL, UK",
+        },
+    }
+    preview = requests.post(f"{url}/api/campaigns/preview", json=spec, headers=headers, timeout=60)
+    shown = preview.json()
+    print(f"  Segment: retail leads → {shown['count']} in, {shown['excluded_count']} left out")
+    for person in shown["included"]:
+        print(f"    in   {person['email']:<32} {'; '.join(person['why_in'])}")
+    for person in shown["excluded"]:
+        print(f"    out  {person['email']!s:<32} {person['why_not']}")
+    requests.post(f"{url}/api/campaigns", json=spec, headers=headers, timeout=30)
+    requests.post(f"{url}/api/campaigns/northwind-retail/launch", headers=headers, timeout=30)
+    deadline = time.monotonic() + 90
+    progress: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        campaign = requests.get(
+            f"{url}/api/campaigns/northwind-retail", headers=headers, timeout=30
+        ).json()
+        progress = campaign["progress"]
+        workflows = progress.get("workflows") or {}
+        if campaign["state"] == "done" and not workflows.get("drafting"):
+            break
+        time.sleep(0.5)
+    print(f"  Progress: {progress.get('members')} members, workflows {progress.get('workflows')}")
+    drafts = [
+        d
+        for d in stack.fakes["gmail"][0].drafts(seed.REP_EMAIL)
+        if "seasonal" in str(d["message"].get("subject")).lower()
+        or "northwind" in str(d["message"].get("body")).lower()
+    ]
+    if drafts:
+        message = drafts[0]["message"]
+        print(
+            f"  One of {len(drafts)} Gmail drafts: To {message['to']}, Subject {message['subject']}"
+        )
+        for line in str(message["body"]).strip().splitlines():
+            print(f"    | {line}")
+    ok = shown["count"] == 4 and len(drafts) == 4
+    row(ok, "campaign", f"{len(drafts)} personal drafts for {shown['count']} eligible leads")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -589,6 +698,7 @@ def main() -> int:
         ok = story_assets(stack) and ok
         ok = story_draft(stack) and ok
         ok = story_send(stack) and ok
+        ok = story_campaign(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         print(
             f"Operator page: {stack.function_url('operator')}/login "

@@ -92,6 +92,13 @@ class DraftWiring:
             log.warning("no assets: %s", exc.public_message)
             return []
 
+    def approved_asset(self, asset_id: str) -> dict[str, Any] | None:
+        try:
+            asset = self.voice.assets.get(asset_id)
+        except (AppError, ValueError):
+            return None
+        return asset if (asset.get("tags") or {}).get("approved") else None
+
     def free_slots(self, rep: str, prospect_tz: str | None) -> list[OfferedSlot]:
         from datetime import UTC, datetime
 
@@ -179,6 +186,7 @@ class DraftWiring:
                 quota=self.sending.quota,
                 reschedule=self.sending.reschedule_follow_up,
                 drafted=self.sending.auto_approve,
+                asset=self.approved_asset,
                 refused=self.refused,
             ),
             policy,

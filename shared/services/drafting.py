@@ -97,6 +97,7 @@ class Sources:
     # a follow-up that must wait (an auto-reply said "back on..."): (workflow, version, step, at)
     reschedule: Callable[[str, int, int, datetime], None] = lambda *args: None
     drafted: Callable[[str], None] = lambda workflow_id: None  # e.g. the auto-approve policy
+    asset: Callable[[str], dict[str, Any] | None] = lambda asset_id: None  # an approved asset
     refused: Callable[[str], None] = lambda connection: None  # a credential was refused
 
 
@@ -620,7 +621,9 @@ class DraftService:
             items.append(
                 ContextItem(f"voice.passage.{index + 1}", "voice", str(passage.get("text"))[:900])
             )
-        for index, hit in enumerate(self.sources.assets(situation)[:3]):
+        chosen = list(((workflow.get("campaign") or {}).get("story") or {}).get("asset_ids") or [])
+        hits = sorted(self.sources.assets(situation)[:3], key=lambda h: h.asset_id not in chosen)
+        for index, hit in enumerate(hits):
             items.append(
                 ContextItem(
                     f"asset.{index + 1}",
@@ -628,6 +631,19 @@ class DraftService:
                     f"{hit.citation}: {hit.text[:700]} ({hit.link})",
                 )
             )
+        found = {hit.asset_id for hit in hits}
+        for index, asset_id in enumerate(a for a in chosen if a not in found):
+            # The campaign names this material: offered even when retrieval ranked it lower.
+            asset = self.sources.asset(asset_id)
+            if asset and asset.get("link"):
+                items.append(
+                    ContextItem(
+                        f"asset.story.{index + 1}",
+                        "asset",
+                        f"{asset.get('title') or 'Material'}: the campaign's chosen material "
+                        f"({asset['link']})",
+                    )
+                )
         meeting = self._accepted(workflow, thread, ask)
         if meeting is not None:
             items.append(
