@@ -257,6 +257,21 @@ class Settings(BaseSettings):
         description="Links a draft may contain besides retrieved assets (comma-separated), "
         "e.g. the booking page.",
     )
+    guardrail_blocked_industries: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Industries never written to (comma-separated HubSpot values)."
+    )
+    guardrail_allowed_industries: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="When set, the only industries written to (comma-separated)."
+    )
+    guardrail_blocked_stages: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), description="Company lifecycle stages never written to (comma-separated)."
+    )
+    guardrail_min_employees: int | None = Field(
+        None, ge=0, description="Smallest company size written to (employees)."
+    )
+    guardrail_max_employees: int | None = Field(
+        None, ge=0, description="Largest company size written to (employees)."
+    )
     openai_draft_model: str = Field("gpt-4.1-mini", description="Model that writes drafts.")
     draft_prompt_budget_tokens: int = Field(
         3_000, ge=500, le=100_000, description="Most prompt tokens one draft may use."
@@ -373,6 +388,9 @@ class Settings(BaseSettings):
         "nurture_working_days",
         "operator_api_callers",
         "operator_emails",
+        "guardrail_blocked_industries",
+        "guardrail_allowed_industries",
+        "guardrail_blocked_stages",
         mode="before",
     )
     @classmethod

@@ -467,6 +467,7 @@ class Candidate:
     properties: Mapping[str, str | None] = field(default_factory=dict, hash=False)
     company_properties: Mapping[str, str | None] = field(default_factory=dict, hash=False)
     reasons_in: tuple[str, ...] = ()  # from `why_in`
+    guardrail: str | None = None  # why the team's guardrails refuse this contact, if they do
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "country", normalize_country(self.country))
@@ -478,6 +479,7 @@ class ExclusionCode(StrEnum):
     INTERNAL = "internal"
     SUPPRESSED = "suppressed"
     UNSUBSCRIBED = "unsubscribed"
+    GUARDRAILS = "guardrails"
     POSTAL_ADDRESS_REQUIRED = "postal_address_required"
     NO_OWNER = "no_owner"
     OPEN_WORKFLOW = "open_workflow"
@@ -533,6 +535,8 @@ def _early_exclusion(
     unsubscribed = _unsubscribed(candidate, campaign.compliance)
     if unsubscribed:
         return ExclusionCode.UNSUBSCRIBED, unsubscribed
+    if candidate.guardrail:
+        return ExclusionCode.GUARDRAILS, candidate.guardrail
     law = POSTAL_ADDRESS_COUNTRIES.get(candidate.country or "")
     if law and not campaign.compliance.postal_address:
         return (
@@ -563,7 +567,7 @@ def company_key(candidate: Candidate) -> tuple[str, str] | None:
 
 def select(candidates: Iterable[Candidate], campaign: Campaign) -> Selection:
     """Who gets a draft, in input order; everyone else with the first reason that applies:
-    no_email, duplicate, internal, suppressed, unsubscribed, postal_address_required,
+    no_email, duplicate, internal, suppressed, unsubscribed, guardrails, postal_address_required,
     no_owner, open_workflow, other_campaign, company_cap."""
     included: list[Candidate] = []
     excluded: list[Exclusion] = []

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from shared.domain import campaigns as domain
 from shared.domain.campaigns import Campaign, CampaignState, Candidate, MemberStatus
+from shared.domain.gate import GatePolicy
 from shared.domain.workflow import WorkflowState, is_open
 from shared.errors import BadRequest, ConflictError, NotFound
 
@@ -104,6 +105,7 @@ class CampaignService:
         target: CampaignTarget,
         *,
         internal_domains: tuple[str, ...] = (),
+        policy: GatePolicy | None = None,
         window_seconds: float = 60.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -112,12 +114,14 @@ class CampaignService:
         self.segments = segments
         self.target = target
         self.internal_domains = tuple(d.lower() for d in internal_domains)
+        self.policy = policy or GatePolicy(internal_domains=frozenset(self.internal_domains))
         self.window = timedelta(seconds=window_seconds)
         self.clock = clock
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> CampaignService:
         from shared.services.campaign_segments import HubSpotSegmentReader
+        from shared.services.draft_wiring import gate_policy
 
         settings = runtime.settings
         return cls(
@@ -126,6 +130,7 @@ class CampaignService:
             lambda: HubSpotSegmentReader.from_settings(settings, runtime.secrets),
             CampaignTarget(settings.queue_draft, settings.function_url_draft),
             internal_domains=settings.internal_domains,
+            policy=gate_policy(settings),
             window_seconds=settings.campaign_window_seconds,
         )
 
@@ -230,9 +235,36 @@ class CampaignService:
                     properties=properties,
                     company_properties=dict(company.get("properties") or {}),
                     reasons_in=tuple(row.get("reasons_in") or ()),
+                    guardrail=self._guardrail(email, company.get("properties") or {}),
                 )
             )
         return domain.select(candidates, campaign)
+
+    def _guardrail(self, email: str, company: dict[str, Any]) -> str | None:
+        """The draft gate's guardrails, asked before anyone is drafted: whom we never write to."""
+        from shared.domain.gate import DraftFacts, guardrails
+
+        employees = str(company.get("numberofemployees") or "")
+        facts = DraftFacts(
+            to=email,
+            cc=(),
+            bcc=(),
+            subject="",
+            body="",
+            confidence=1.0,
+            questions=(),
+            contact_email=email,
+            thread_participants=(),
+            contact_industry=company.get("industry"),
+            company_stage=company.get("lifecyclestage"),
+            employees=int(employees) if employees.isdigit() else None,
+            suppressed=False,
+            retrieved_links=frozenset(),
+            inbound_text="",
+        )
+        check = guardrails(facts, self.policy)
+        blocks = [r for r in check.reasons if not check.passed]
+        return "; ".join(blocks) if not check.passed and check.severity == "block" else None
 
     def _suppressed(self, emails: list[str]) -> set[str]:
         refs = [self.store.db.collection(SUPPRESSIONS).document(e) for e in set(emails)]

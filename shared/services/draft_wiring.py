@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def gate_policy(settings: Any) -> GatePolicy:
+    """The gate's policy from settings: one for drafts and for choosing campaign contacts."""
+    return GatePolicy(
+        internal_domains=frozenset(settings.internal_domains),
+        link_allow_list=frozenset(settings.asset_link_allow_list),
+        blocked_industries=frozenset(settings.guardrail_blocked_industries),
+        allowed_industries=frozenset(settings.guardrail_allowed_industries),
+        blocked_stages=frozenset(settings.guardrail_blocked_stages),
+        employee_range=(settings.guardrail_min_employees, settings.guardrail_max_employees),
+    )
+
+
 class DraftWiring:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -169,10 +181,7 @@ class DraftWiring:
     @cached_property
     def service(self) -> DraftService:
         settings = self.settings
-        policy = GatePolicy(
-            internal_domains=frozenset(settings.internal_domains),
-            link_allow_list=frozenset(settings.asset_link_allow_list),
-        )
+        policy = gate_policy(settings)
         return DraftService(
             self.runtime.store,
             Sources(

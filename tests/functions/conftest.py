@@ -37,6 +37,7 @@ def team_servers(stack):
         "HUBSPOT_WEBHOOK_URL": PUBLIC_URL,
         "SECRET_CACHE_SECONDS": "0",
         "CAMPAIGN_WINDOW_SECONDS": "1",  # a campaign's "minute" lasts a second here
+        "GUARDRAIL_BLOCKED_INDUSTRIES": "Gambling",
     }
     ports = stack.function_ports
     started = {

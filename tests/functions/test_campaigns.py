@@ -382,3 +382,34 @@ def test_a_subscription_type_is_honoured_at_selection_and_again_at_send(team: Te
     assert sent_to == set(subscribed[2:])
     held = next(m for m in members if m["email"] == subscribed[1])
     assert team.workflow(held["workflow_id"])["send"]["status"] != "sent"
+
+
+def test_contacts_outside_the_guardrails_are_left_out_with_the_reason(team: Team):
+    casino = team.hubspot.create("companies", {"name": "Lucky Casino", "industry": "Gambling"})
+    team.hubspot.create(
+        "contacts",
+        {
+            "email": "boss@lucky.example",
+            "lifecyclestage": "lead",
+            "hubspot_owner_id": seed.OWNER_ID,
+        },
+        associations=[("companies", casino["id"])],
+    )
+    spec = _spec(
+        "guarded",
+        segment={
+            "filters": [
+                {
+                    "object": "contact",
+                    "property": "lifecyclestage",
+                    "operator": "EQ",
+                    "value": "lead",
+                }
+            ]
+        },
+    )
+    shown = team.api("POST", "/api/campaigns/preview", spec).json()
+    out = {p["email"]: (p["reason"], p["why_not"]) for p in shown["excluded"]}
+    reason, why = out["boss@lucky.example"]
+    assert reason == "guardrails"
+    assert "Gambling" in why
