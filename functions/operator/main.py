@@ -6,7 +6,8 @@ autoescaped: email and HubSpot content is shown as text), every asset is served 
 and every answer carries a strict Content-Security-Policy and the usual security headers.
 
 Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
-        /connections · /voice · /outcomes · /login · /logout
+        /connections · /voice · /outcomes · /campaigns · /campaigns/new · /campaigns/<id> ·
+        /login · /logout
 API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS),
 documented in `openapi.json` (served at /api/openapi.json):
 
@@ -27,6 +28,12 @@ documented in `openapi.json` (served at /api/openapi.json):
                                               binding cookie for this browser
     GET   /api/connections/google/callback    Google's redirect (state + cookie, no bearer)
     POST  /api/connections/google/<email>/disconnect   revoke, destroy the secret, stop watch
+    GET   /api/campaigns                      every campaign, newest first
+    POST  /api/campaigns                      a campaign spec: stored as a draft
+    POST  /api/campaigns/preview              a campaign spec: who is in and why, who is not
+    GET   /api/campaigns/<id>                 the campaign with its progress
+    POST  /api/campaigns/<id>/<step>          launch, pause, resume, cancel; approve
+                                              {"sampled": [workflow ids read first]}
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
@@ -48,7 +55,7 @@ from shared.config import load_settings
 from shared.domain.workflow import WorkflowState
 from shared.errors import AppError, BadRequest, NotFound, Unauthorized
 from shared.runtime import Runtime
-from shared.services.operator_api import OperatorApi, plain
+from shared.services.operator_api import CAMPAIGN_SAMPLE, OperatorApi, plain
 from shared.services.operator_web import COOKIE, SECURITY_HEADERS, OperatorDoor, cookie_options
 from shared.services.send_wiring import SendWiring
 from shared.services.voice_wiring import VoiceWiring
@@ -280,6 +287,8 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
         )
     if path == "/voice" or path.startswith("/voice/"):
         return _voice(request, path, who, common)
+    if path == "/campaigns" or path.startswith("/campaigns/"):
+        return _campaigns(request, path, who, common)
     if path == "/flags" and method == "GET":
         audit = API.audit("flag_change", "50")["entries"]
         return _page("flags.html", title="Flags", page="flags", audit=audit, **common)
@@ -381,6 +390,297 @@ def _retraining(service: Any, rep: str) -> bool:
         return False
     built = (service.profile(rep) or {}).get("built_at")
     return built is None or built < asked
+
+
+# --- campaign pages -------------------------------------------------------------------
+_CAMPAIGN_ID = re.compile(r"[a-z0-9-]{3,40}")
+FILTER_ROWS = 10  # HubSpot ANDs at most 10 filters in one group; so does the campaign model
+SHOWN_SKIPPED = 50
+SHOWN_WORKFLOWS = 500
+CONTACT_PROPERTIES = (
+    "industry",
+    "numberofemployees",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "notes_last_contacted",
+    "country",
+    "jobtitle",
+)
+COMPANY_PROPERTIES = ("industry", "numberofemployees", "lifecyclestage", "country")
+OPERATORS = (
+    ("EQ", "is"),
+    ("NEQ", "is not"),
+    ("IN", "is any of"),
+    ("NOT_IN", "is none of"),
+    ("GT", "is greater than"),
+    ("GTE", "is at least"),
+    ("LT", "is less than"),
+    ("LTE", "is at most"),
+    ("HAS_PROPERTY", "is set"),
+    ("NOT_HAS_PROPERTY", "is not set"),
+)
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+CONSENT_BASES = ("legitimate_interest", "consent", "contract")
+_CAMPAIGN_STEPS = ("launch", "pause", "resume", "cancel")
+
+
+def _campaigns(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    """The campaigns: the list, the new-campaign form (with its preview), one campaign with
+    its live progress, and its buttons (launch, pause, resume, cancel, approve the drafts)."""
+    method = request.method
+    service = API.campaigns
+    if path == "/campaigns" and method == "GET":
+        rows = [{**plain(c), "progress": service.progress(str(c.get("id")))} for c in service.all()]
+        return _page("campaigns.html", title="Campaigns", page="campaigns", rows=rows, **common)
+    if path == "/campaigns/new" and method == "GET":
+        return _campaign_form(_default_campaign_form(), common)
+    if path == "/campaigns/new" and method == "POST":
+        return _campaign_submit(request, who, common)
+    parts = path.removeprefix("/campaigns/").split("/")
+    campaign_id = parts[0]
+    if not _CAMPAIGN_ID.fullmatch(campaign_id):
+        raise NotFound("no such campaign")
+    if len(parts) == 1 and method == "GET":
+        return _campaign_page(campaign_id, common)
+    if len(parts) == 2 and method == "POST" and parts[1] in _CAMPAIGN_STEPS:
+        steps = {
+            "launch": service.launch,
+            "pause": service.pause,
+            "resume": service.resume,
+            "cancel": service.cancel,
+        }
+        try:
+            steps[parts[1]](campaign_id, by=who)
+        except AppError as exc:
+            if exc.http_status >= 500 or isinstance(exc, NotFound):
+                raise
+            return _campaign_page(campaign_id, common, exc.http_status, error=exc.public_message)
+        return _redirect(f"/campaigns/{campaign_id}")
+    if len(parts) == 2 and method == "POST" and parts[1] == "approve":
+        service.get(campaign_id)  # NotFound for a campaign nobody made
+        sampled = [s for s in request.form.getlist("sampled") if s]
+        try:
+            answer = API.approve_campaign(campaign_id, sampled, who=who)
+        except AppError as exc:
+            if exc.http_status >= 500:
+                raise
+            return _campaign_page(
+                campaign_id, common, exc.http_status, error=exc.public_message, sampled=sampled
+            )
+        return _campaign_page(campaign_id, common, approval=answer)
+    raise NotFound("no such page")
+
+
+def _campaign_page(
+    campaign_id: str,
+    common: dict[str, Any],
+    status: int = 200,
+    *,
+    error: str | None = None,
+    approval: dict[str, Any] | None = None,
+    sampled: list[str] | None = None,
+) -> flask.Response:
+    """One campaign: its spec, state, progress, who was skipped and why, and its workflows
+    (the drafted ones with an "I read this draft" box for the bulk approval)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    campaign = plain(API.campaigns.get(campaign_id))
+    db = RUNTIME.store.db
+    skipped = [
+        plain(snap.to_dict() or {})
+        for snap in db.collection("campaigns")
+        .document(campaign_id)
+        .collection("members")
+        .where(filter=FieldFilter("status", "==", "skipped"))
+        .order_by("n")
+        .limit(SHOWN_SKIPPED)
+        .stream()
+    ]
+    workflows = []
+    for snap in (
+        db.collection("workflows")
+        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+        .select(["state", "contact_email", "mailbox", "draft.subject", "updated_at"])
+        .stream()
+    ):
+        data = snap.to_dict() or {}
+        workflows.append(
+            {
+                "id": snap.id,
+                "state": data.get("state"),
+                "contact": data.get("contact_email"),
+                "mailbox": data.get("mailbox"),
+                "subject": (data.get("draft") or {}).get("subject"),
+            }
+        )
+    # The drafts waiting for approval first, then by contact.
+    workflows.sort(key=lambda w: (w["state"] != "awaiting_approval", str(w["contact"] or "")))
+    progress = campaign.get("progress") or {}
+    drafting = int((progress.get("workflows") or {}).get("drafting") or 0)
+    live = campaign.get("state") == "running" or drafting > 0
+    return _page(
+        "campaign.html",
+        status,
+        title=campaign.get("name") or campaign_id,
+        page="campaigns",
+        campaign=campaign,
+        progress=progress,
+        skipped=skipped,
+        skipped_by_reason=sorted(
+            ((campaign.get("resolved") or {}).get("excluded_by_reason") or {}).items()
+        ),
+        workflows=workflows[:SHOWN_WORKFLOWS],
+        more_workflows=max(0, len(workflows) - SHOWN_WORKFLOWS),
+        drafted=sum(1 for w in workflows if w["state"] == "awaiting_approval"),
+        sample=CAMPAIGN_SAMPLE,
+        sampled=set(sampled or ()),
+        approval=approval,
+        live=live,
+        weekdays=WEEKDAYS,
+        operators=dict(OPERATORS),
+        error=error,
+        **common,
+    )
+
+
+def _campaign_submit(request: flask.Request, who: str, common: dict[str, Any]) -> Any:
+    """The new-campaign form: `action=preview` shows who is in (nothing is written),
+    `action=create` stores the campaign as a draft. Refused input keeps every value."""
+    form = _campaign_form_values(request.form)
+    spec = _campaign_spec(request.form)
+    try:
+        if request.form.get("action") == "preview":
+            preview = API.campaigns.preview(spec)
+            return _campaign_form(form, common, preview=plain(preview))
+        if spec["id"] == "new":
+            raise BadRequest("id: “new” is the page for new campaigns; choose another id")
+        created = API.campaigns.create(spec, by=who)
+    except AppError as exc:
+        if exc.http_status >= 500:
+            raise
+        return _campaign_form(form, common, exc.http_status, error=exc.public_message)
+    return _redirect(f"/campaigns/{quote(str(created['id']))}")
+
+
+def _campaign_form(
+    form: dict[str, Any],
+    common: dict[str, Any],
+    status: int = 200,
+    *,
+    error: str | None = None,
+    preview: dict[str, Any] | None = None,
+) -> flask.Response:
+    return _page(
+        "campaign_new.html",
+        status,
+        title="New campaign",
+        page="campaigns",
+        form=form,
+        preview=preview,
+        error=error,
+        operators=OPERATORS,
+        weekdays=WEEKDAYS,
+        consent_bases=CONSENT_BASES,
+        contact_properties=CONTACT_PROPERTIES,
+        company_properties=COMPANY_PROPERTIES,
+        **common,
+    )
+
+
+def _default_campaign_form() -> dict[str, Any]:
+    rows = [
+        {"object": "contact", "property": "", "operator": "EQ", "value": ""}
+        for _ in range(FILTER_ROWS)
+    ]
+    return {
+        "id": "",
+        "name": "",
+        "story_title": "",
+        "story_brief": "",
+        "story_asset_ids": "",
+        "segment_list_id": "",
+        "filters": rows,
+        "owner_kind": "contact_owner",
+        "owner_rep_email": "",
+        "per_minute": "6",
+        "per_day": "100",
+        "per_company": "2",
+        "days": {"0", "1", "2", "3", "4"},
+        "start_hour": "9",
+        "end_hour": "17",
+        "time_zone": SETTINGS.team_time_zone,
+        "opt_out_line": "",
+        "postal_address": "",
+        "subscription_type_id": "",
+        "consent_basis": "legitimate_interest",
+    }
+
+
+def _campaign_form_values(form: Any) -> dict[str, Any]:
+    """The form as it was sent, to show it again."""
+    values: dict[str, Any] = {
+        k: str(form.get(k) or "") for k in _default_campaign_form() if k != "filters"
+    }
+    values["days"] = set(form.getlist("days"))
+    values["filters"] = [
+        {k: str(form.get(f"f{i}_{k}") or "") for k in ("object", "property", "operator", "value")}
+        for i in range(FILTER_ROWS)
+    ]
+    return values
+
+
+def _campaign_spec(form: Any) -> dict[str, Any]:
+    """The form as the campaign API's JSON spec (app.js builds the same for the live preview);
+    the model validates it, so numbers stay text here and a wrong one is named by its field."""
+
+    def text(name: str) -> str:
+        return str(form.get(name) or "").strip()
+
+    filters = []
+    for i in range(FILTER_ROWS):
+        name = text(f"f{i}_property")
+        if not name:
+            continue
+        operator = text(f"f{i}_operator") or "EQ"
+        rule: dict[str, Any] = {
+            "object": text(f"f{i}_object") or "contact",
+            "property": name,
+            "operator": operator,
+        }
+        value = text(f"f{i}_value")
+        if operator in ("IN", "NOT_IN"):
+            rule["values"] = [v.strip() for v in value.split(",") if v.strip()]
+        elif operator not in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+            rule["value"] = value
+        filters.append(rule)
+    owner: dict[str, Any] = {"kind": text("owner_kind") or "contact_owner"}
+    if owner["kind"] == "rep":
+        owner["rep_email"] = text("owner_rep_email") or None
+    return {
+        "id": text("id"),
+        "name": text("name"),
+        "story": {
+            "title": text("story_title"),
+            "brief": text("story_brief"),
+            "asset_ids": [a for a in re.split(r"[\s,]+", text("story_asset_ids")) if a],
+        },
+        "segment": {"list_id": text("segment_list_id") or None, "filters": filters},
+        "owner_rule": owner,
+        "limits": {k: text(k) for k in ("per_minute", "per_day", "per_company")},
+        "schedule": {
+            "days": [d.strip() for d in form.getlist("days") if d.strip()],
+            "start_hour": text("start_hour"),
+            "end_hour": text("end_hour"),
+            "time_zone": text("time_zone"),
+        },
+        "compliance": {
+            "opt_out_line": text("opt_out_line"),
+            "postal_address": text("postal_address") or None,
+            "subscription_type_id": text("subscription_type_id") or None,
+            "consent_basis": text("consent_basis") or "legitimate_interest",
+        },
+    }
 
 
 def _bound(response: flask.Response, binding: str) -> flask.Response:
