@@ -283,7 +283,12 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
         return _redirect("/connections")
     if path == "/outcomes" and method == "GET":
         return _page(
-            "outcomes.html", title="Outcomes", page="outcomes", outcomes=API.outcomes(), **common
+            "outcomes.html",
+            title="Outcomes",
+            page="outcomes",
+            outcomes=API.outcomes(),
+            campaign_outcomes=API.campaign_outcomes(),
+            **common,
         )
     if path == "/voice" or path.startswith("/voice/"):
         return _voice(request, path, who, common)

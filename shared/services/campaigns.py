@@ -321,10 +321,20 @@ class CampaignService:
 
         data = self.store.run_transaction(start)
         self._audit("campaign-launched", campaign_id, by, now)
-        self._enqueue(
-            f"campaign-{campaign_id}-resolve", {"campaign": campaign_id, "step": "resolve"}
-        )
+        self._queue_resolve(campaign_id)
         return data
+
+    def _queue_resolve(self, campaign_id: str) -> None:
+        """A resolve task named by attempt: a resume after a failed read must run it again
+        (Cloud Tasks refuses a name it saw in the last hour)."""
+        from google.cloud import firestore
+
+        ref = self._ref(campaign_id)
+        ref.update({"resolve_seq": firestore.Increment(1)})
+        seq = int((ref.get().to_dict() or {}).get("resolve_seq") or 1)
+        self._enqueue(
+            f"campaign-{campaign_id}-resolve-{seq}", {"campaign": campaign_id, "step": "resolve"}
+        )
 
     def resolve(self, campaign_id: str) -> str:
         data = self._read(campaign_id)
@@ -332,7 +342,12 @@ class CampaignService:
             return "not running"
         campaign = self.parse(_spec(data))
         if not data.get("resolved"):
-            selection = self._select(campaign)
+            try:
+                selection = self._select(campaign)
+            except (NotFound, BadRequest) as exc:
+                # The segment cannot be read as defined (a deleted list, too many matches):
+                # retrying changes nothing, so the campaign waits for a person.
+                return self._hold(campaign_id, exc.public_message)
             self._write_members(campaign, selection)
             reasons = Counter(e.code for e in selection.excluded)
             self._ref(campaign_id).update(
@@ -348,6 +363,28 @@ class CampaignService:
             )
         self._start_chain(campaign_id, expected=int(data.get("tick_seq") or 0))
         return "resolved"
+
+    def _hold(self, campaign_id: str, reason: str) -> str:
+        now = self.clock()
+
+        def hold(transaction: Any) -> None:
+            data = self._read(campaign_id, transaction)
+            if data.get("state") == CampaignState.RUNNING.value:
+                transaction.update(
+                    self._ref(campaign_id),
+                    {
+                        "state": CampaignState.PAUSED.value,
+                        "error": {"reason": reason, "at": now},
+                        "updated_at": now,
+                    },
+                )
+
+        self.store.run_transaction(hold)
+        log.warning(
+            "campaign held: its segment cannot be read",
+            extra={"fields": {"campaign_id": campaign_id, "reason": reason}},
+        )
+        return f"paused: {reason}"
 
     def _write_members(self, campaign: Campaign, selection: domain.Selection) -> None:
         """One member per person, create-only: a retried resolve keeps every earlier member."""
@@ -600,9 +637,8 @@ class CampaignService:
         if data.get("resolved"):
             self._start_chain(campaign_id, expected=int(data.get("tick_seq") or 0))
         else:
-            self._enqueue(
-                f"campaign-{campaign_id}-resolve", {"campaign": campaign_id, "step": "resolve"}
-            )
+            self._ref(campaign_id).update({"error": None})
+            self._queue_resolve(campaign_id)
         return data
 
     def cancel(self, campaign_id: str, *, by: str) -> dict[str, Any]:

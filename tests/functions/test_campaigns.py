@@ -413,3 +413,19 @@ def test_contacts_outside_the_guardrails_are_left_out_with_the_reason(team: Team
     reason, why = out["boss@lucky.example"]
     assert reason == "guardrails"
     assert "Gambling" in why
+
+
+def test_a_segment_that_cannot_be_read_pauses_the_campaign_with_the_reason(team: Team):
+    spec = _spec("gone-list", segment={"list_id": "987654"})
+    assert team.api("POST", "/api/campaigns", spec).status_code == 200
+    assert team.api("POST", "/api/campaigns/gone-list/launch").status_code == 200
+
+    held = _wait(lambda: _campaign(team, "gone-list")["state"] == "paused", 30)
+
+    assert held
+    campaign = _campaign(team, "gone-list")
+    assert "987654" in campaign["error"]["reason"] or "list" in campaign["error"]["reason"]
+    assert not _members(team, "gone-list")
+    team.hubspot.create_list("Retail leads", list_id=987654)
+    assert team.api("POST", "/api/campaigns/gone-list/resume").status_code == 200
+    assert _wait(lambda: _campaign(team, "gone-list")["state"] == "done", 30)

@@ -215,6 +215,14 @@ def test_create_launch_and_approve_the_drafts_from_the_page(browser: Browser, te
     after = browser.get("/campaigns/from-page").text
     assert f'<dd data-progress="workflows.approved">{len(segment.eligible)}</dd>' in after
     assert "Approve all 0 drafted" in after
+    outcomes = browser.get("/outcomes").text
+    row = outcomes.split('<a href="/campaigns/from-page">', 1)[1].split("</tr>", 1)[0]
+    cells = [c.split("</td>")[0] for c in row.split("<td>")[1:]]
+    assert cells[:3] == [
+        "How Northwind closes the month three days sooner",
+        "done",
+        str(len(segment.eligible)),
+    ]
 
 
 def test_pause_resume_and_cancel_from_the_page(browser: Browser, team: Team):
