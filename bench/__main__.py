@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import assets, draft, gmail_intake, mail_parse, voice, webhook
+from bench import assets, campaigns, draft, gmail_intake, mail_parse, voice, webhook
 from devstack.stack import ROOT, running_stack
 
 # (name, run, needs the stack): the stack is started only when a selected bench needs it.
@@ -20,6 +20,7 @@ BENCHES: tuple[tuple[str, Callable[[Any], str], bool], ...] = (
     ("voice", voice.run, True),
     ("assets", assets.run, True),
     ("draft", draft.run, True),
+    ("campaigns", campaigns.run, True),
 )
 
 
