@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     queue_draft: str = Field("draft", description="Queue for draft generation tasks.")
     queue_send: str = Field("send", description="Queue for send tasks.")
     queue_voice: str = Field("voice", description="Queue for voice-sample extraction tasks.")
+    queue_campaign: str = Field(
+        "campaign",
+        description="Queue for a campaign's steps and drafts (its own pace, so a campaign "
+        "never holds up the drafts for inbound leads).",
+    )
     function_url_draft: str = Field(
         "http://127.0.0.1:8083", description="Public URL of the `draft` function."
     )

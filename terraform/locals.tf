@@ -54,7 +54,7 @@ locals {
       timeout       = 300
       concurrency   = 1
       max_instances = 10
-      queues        = ["draft", "send", "voice"]
+      queues        = ["campaign", "draft", "send", "voice"]
       delete_send   = true
       secrets       = ["google-oauth-client", "hubspot-access-token", "openai-api-key"]
       writes        = []
@@ -90,7 +90,7 @@ locals {
       timeout       = 120
       concurrency   = 1
       max_instances = 5
-      queues        = ["draft", "send", "voice"]
+      queues        = ["campaign", "draft", "send", "voice"]
       delete_send   = true
       secrets       = ["google-oauth-client", "hubspot-access-token", "openai-api-key"]
       writes        = []
@@ -108,7 +108,7 @@ locals {
       timeout       = 120
       concurrency   = 8
       max_instances = 5
-      queues        = ["draft", "send", "voice"]
+      queues        = ["campaign", "draft", "send", "voice"]
       delete_send   = true
       secrets       = ["google-oauth-client", "hubspot-access-token", "hubspot-client-secret", "openai-api-key", "operator-session-key"]
       writes        = ["hubspot-access-token", "hubspot-client-secret", "openai-api-key", "operator-session-key"]
@@ -154,9 +154,10 @@ locals {
   }
 
   queues = {
-    draft = "${var.prefix}-draft"
-    send  = "${var.prefix}-send"
-    voice = "${var.prefix}-voice"
+    campaign = "${var.prefix}-campaign"
+    draft    = "${var.prefix}-draft"
+    send     = "${var.prefix}-send"
+    voice    = "${var.prefix}-voice"
   }
 
   # Secrets Terraform creates empty; the operator page or the README's steps fill them.
@@ -188,6 +189,7 @@ locals {
     QUEUE_DRAFT                 = local.queues.draft
     QUEUE_SEND                  = local.queues.send
     QUEUE_VOICE                 = local.queues.voice
+    QUEUE_CAMPAIGN              = local.queues.campaign
     FUNCTION_URL_DRAFT          = local.function_urls.draft
     FUNCTION_URL_SEND           = local.function_urls.send
     FUNCTION_URL_VOICE          = local.function_urls.voice

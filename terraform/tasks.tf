@@ -14,6 +14,17 @@ locals {
       max_backoff  = "600s"
       logging      = 0.1
     }
+    # A campaign's resolve and tick steps and its drafts: its own queue, slower than the
+    # draft queue, so a 1,000-contact pitch never holds up the drafts for inbound leads and
+    # leaves HubSpot and OpenAI headroom (the campaign's own per-minute limit comes first).
+    campaign = {
+      per_second   = 0.5
+      concurrent   = 3
+      max_attempts = 8
+      min_backoff  = "10s"
+      max_backoff  = "600s"
+      logging      = 0.1
+    }
     # Gmail allows about 2.5 messages.send a second per user and 2,000 a day; our own quotas
     # are far below. Retries wait longer: a send retry first searches Sent (never twice).
     send = {

@@ -51,7 +51,7 @@ WORKFLOWS = "workflows"
 SUPPRESSIONS = "suppressions"
 AUDIT = "audit"
 PREVIEW_SAMPLE = 25
-BATCH_WRITES = 400  # Firestore allows 500 writes a commit
+BATCH_MEMBERS = 200  # two writes each (member, claim): within Firestore's 500 writes a commit
 
 # A campaign member's part of the progress, then the workflow states a dispatched member's
 # workflow can be in, by the progress bucket they count in.
@@ -86,7 +86,8 @@ class SegmentReader(Protocol):
 
 @dataclass(frozen=True)
 class CampaignTarget:
-    """Where campaign steps run: the `draft` function (resolve, tick and the drafts)."""
+    """Where campaign steps run: the `draft` function (resolve, tick and the drafts), through
+    the campaign queue."""
 
     queue: str
     url: str
@@ -128,7 +129,7 @@ class CampaignService:
             runtime.store,
             runtime.tasks,
             lambda: HubSpotSegmentReader.from_settings(settings, runtime.secrets),
-            CampaignTarget(settings.queue_draft, settings.function_url_draft),
+            CampaignTarget(settings.queue_campaign, settings.function_url_draft),
             internal_domains=settings.internal_domains,
             policy=gate_policy(settings),
             window_seconds=settings.campaign_window_seconds,
@@ -427,9 +428,9 @@ class CampaignService:
             snap.id for snap in self.store.db.get_all([ref for ref, _ in rows]) if snap.exists
         }
         fresh = [(ref, data) for ref, data in rows if ref.id not in existing]
-        for start in range(0, len(fresh), BATCH_WRITES):
+        for start in range(0, len(fresh), BATCH_MEMBERS):
             batch = self.store.db.batch()
-            for ref, member in fresh[start : start + BATCH_WRITES]:
+            for ref, member in fresh[start : start + BATCH_MEMBERS]:
                 batch.create(ref, member)
                 if member["status"] == MemberStatus.QUEUED.value:
                     batch.set(
@@ -586,7 +587,13 @@ class CampaignService:
                 {"workflow_id": workflow_id, "version": 1},
                 audience=self.target.url,
             )
-            members_ref.document(member["member_id"]).update({"enqueued": True})
+        # One commit for the batch: a crash before it leaves them to the next tick's repair,
+        # which queues them again by name (a no-op for those already queued).
+        for start in range(0, len(members), BATCH_MEMBERS):
+            batch = self.store.db.batch()
+            for member in members[start : start + BATCH_MEMBERS]:
+                batch.update(members_ref.document(member["member_id"]), {"enqueued": True})
+            batch.commit()
 
     def _repair(self, campaign_id: str) -> None:
         """Members dispatched by a run that died before it queued their drafts."""
@@ -660,9 +667,9 @@ class CampaignService:
         members = self._ref(campaign_id).collection(MEMBERS)
         queued = members.where(filter=FieldFilter("status", "==", MemberStatus.QUEUED.value))
         refs = [snap.reference for snap in queued.stream()]
-        for start in range(0, len(refs), BATCH_WRITES):
+        for start in range(0, len(refs), BATCH_MEMBERS):
             batch = self.store.db.batch()
-            for ref in refs[start : start + BATCH_WRITES]:
+            for ref in refs[start : start + BATCH_MEMBERS]:
                 batch.update(ref, {"status": MemberStatus.CANCELLED.value, "cancelled_at": now})
             batch.commit()
         closed = self._close_undrafted(campaign_id, now)

@@ -40,6 +40,7 @@ def test_each_function_may_enqueue_into_the_queues_its_code_uses():
         "draft": "queue_draft",
         "send": "queue_send",
         "voice": "queue_voice",
+        "campaign": "queue_campaign",
     }
     for name, spec in functions.items():
         reached = closure(name)
