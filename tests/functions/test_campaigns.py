@@ -429,3 +429,46 @@ def test_a_segment_that_cannot_be_read_pauses_the_campaign_with_the_reason(team:
     team.hubspot.create_list("Retail leads", list_id=987654)
     assert team.api("POST", "/api/campaigns/gone-list/resume").status_code == 200
     assert _wait(lambda: _campaign(team, "gone-list")["state"] == "done", 30)
+
+
+def test_a_daily_limit_stops_the_day_and_a_contact_in_a_running_campaign_is_left_out(
+    team: Team,
+):
+    segment = _seed_segment(team, 10, first_id=98_000)
+    spec = _spec("daily-three", limits={"per_minute": 60, "per_day": 3, "per_company": 3})
+    assert team.api("POST", "/api/campaigns", spec).status_code == 200
+    assert team.api("POST", "/api/campaigns/daily-three/launch").status_code == 200
+    assert _wait(lambda: _campaign(team, "daily-three")["progress"]["dispatched"] == 3, 30)
+    time.sleep(3)  # three more of the campaign's minutes: the day's three are all it gets
+
+    progress = _campaign(team, "daily-three")["progress"]
+    assert progress["dispatched"] == 3
+    assert progress["queued"] == len(segment.eligible) - 3
+    assert _campaign(team, "daily-three")["state"] == "running"
+    waiting = [t for t in team.tasks("campaign") if "-tick-" in t.name]
+    assert len(waiting) == 1  # the chain waits for tomorrow, one tick long
+    assert waiting[0].schedule_time.timestamp() > time.time() + 60
+
+    # A second campaign over the same people leaves out those the first still holds.
+    shown = team.api("POST", "/api/campaigns/preview", _spec("same-people")).json()
+    reasons = {p["email"]: p["reason"] for p in shown["excluded"]}
+    queued = {m["email"] for m in _members(team, "daily-three") if m["status"] == "queued"}
+    dispatched = {m["email"] for m in _members(team, "daily-three") if m["status"] == "drafting"}
+    assert {reasons[e] for e in queued} == {"other_campaign"}
+    assert {reasons[e] for e in dispatched} == {"open_workflow"}
+    # Only people the first campaign's company cap left out are free for the second.
+    capped = {e for e, reason in segment.excluded.items() if reason == "company_cap"}
+    assert {p["email"] for p in shown["included"]} == capped
+
+
+def test_one_rep_can_write_the_whole_campaign(team: Team):
+    colleague = "sam@brightline.example"
+    segment = _seed_segment(team, 5, first_id=99_000)
+    spec = _spec("one-rep", owner_rule={"kind": "rep", "rep_email": colleague})
+    assert team.api("POST", "/api/campaigns", spec).status_code == 200
+    assert team.api("POST", "/api/campaigns/one-rep/launch").status_code == 200
+    assert _wait(lambda: _settled(team, "one-rep", len(segment.eligible)), 60)
+
+    members = [m for m in _members(team, "one-rep") if m["status"] == "drafting"]
+    assert {m["mailbox"] for m in members} == {colleague}
+    assert {team.workflow(m["workflow_id"])["mailbox"] for m in members} == {colleague}
