@@ -26,8 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -44,7 +42,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.types import firestore as firestore_types
 from werkzeug.wrappers import Request, Response
 
-from bench.common import FunctionProcess, table
+from bench.common import FunctionProcess, launch_function, table
 from bench.draft import FirestoreCounter, call_name, p50, p99
 from devstack import seed
 from devstack.fakes.base import MAX_LOG_ENTRIES
@@ -276,16 +274,7 @@ class Router:
 
 
 def launch(name: str, port: int, env: dict[str, str], label: str, log_dir: Path) -> Any:
-    binary = str(Path(sys.executable).with_name("functions-framework"))
-    log = (log_dir / f"bench-campaigns-{label}.log").open("ab")
-    return subprocess.Popen(
-        [binary, "--target", name, "--source", str(ROOT / "functions" / name / "main.py"),
-         "--host", LOCALHOST, "--port", str(port)],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    return launch_function(name, port, env, log_dir / f"bench-campaigns-{label}.log")
 
 
 def cpu_seconds(pid: int) -> float:

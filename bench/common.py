@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -97,3 +98,16 @@ def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> s
         for row in rows
     ]
     return "\n".join([f"### {title}", "", line, rule, *body, ""])
+
+
+def launch_function(name: str, port: int, env: dict[str, str], log: Path) -> Any:
+    """A function in its own functions-framework process on `port`, its output in `log`."""
+    binary = str(Path(sys.executable).with_name("functions-framework"))
+    return subprocess.Popen(
+        [binary, "--target", name, "--source", str(ROOT / "functions" / name / "main.py"),
+         "--host", LOCALHOST, "--port", str(port)],
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip

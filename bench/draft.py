@@ -8,11 +8,9 @@ prompt under 3,000 tokens."""
 
 from __future__ import annotations
 
-import os
 import re
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -27,12 +25,12 @@ import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.types import firestore as firestore_types
 
-from bench.common import table
+from bench.common import launch_function, table
 from bench.gmail_intake import QUOTA, gmail_method
 from devstack import seed
 from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
 from devstack.serving import LOCALHOST, free_port
-from devstack.stack import ROOT, DevStack, wait_for_health
+from devstack.stack import DevStack, wait_for_health
 from shared.adapters.secrets import SecretStore
 
 TIMED_LEADS = 20  # per mode, through the directly connected pair (lead-to-draft time)
@@ -144,17 +142,8 @@ class FirestoreCounter(grpc.GenericRpcHandler):  # type: ignore[misc]
 
 
 # --- the pipeline --------------------------------------------------------------------------
-def launch(name: str, port: int, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
-    binary = str(Path(sys.executable).with_name("functions-framework"))
-    log = (log_dir / f"bench-draft-{name}.log").open("ab")
-    return subprocess.Popen(
-        [binary, "--target", name, "--source", str(ROOT / "functions" / name / "main.py"),
-         "--host", LOCALHOST, "--port", str(port)],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+def launch(name: str, port: int, env: dict[str, str], log_dir: Path) -> Any:
+    return launch_function(name, port, env, log_dir / f"bench-draft-{name}.log")
 
 
 @dataclass

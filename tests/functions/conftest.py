@@ -62,3 +62,40 @@ def team_servers(stack):
 def team(local, team_servers):
     seed.seed(local)
     return Team(local, team_servers)
+
+
+# --- the operator page: a signed-in HTTP client, and Debian's chromium through Playwright ----
+@pytest.fixture
+def browser(team):
+    from tests.functions.test_operator_page import Browser, _cookie_jar_accepts_insecure
+
+    b = Browser(team)
+    answer = b.sign_in()
+    assert answer.status_code == 303, answer.text
+    _cookie_jar_accepts_insecure(b)
+    return b
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.functions.test_operator_browser import CHROMIUM, FLAGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser could not install it)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(chromium, team):
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

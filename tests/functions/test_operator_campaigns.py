@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +13,10 @@ import pytest
 from devstack import seed
 from tests.functions.team_support import Team
 from tests.functions.test_campaigns import COMPLIANCE, _seed_segment, _settled, _spec, _wait
-from tests.functions.test_operator_browser import CHROMIUM, FLAGS, shot, sign_in
-from tests.functions.test_operator_page import Browser, _cookie_jar_accepts_insecure
+from tests.functions.test_operator_browser import shot, sign_in
+from tests.functions.test_operator_page import Browser
 
 pytestmark = pytest.mark.stack
-
-
-@pytest.fixture
-def browser(team: Team) -> Browser:
-    b = Browser(team)
-    answer = b.sign_in()
-    assert answer.status_code == 303, answer.text
-    _cookie_jar_accepts_insecure(b)
-    return b
 
 
 def _form(spec: dict[str, Any], csrf: str, action: str = "create") -> list[tuple[str, str]]:
@@ -321,25 +310,6 @@ def test_unknown_campaigns_and_steps_are_not_found(browser: Browser):
 
 
 # --- in a real browser (Debian's chromium, as tests/functions/test_operator_browser.py) ----
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make browser could not install it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(chromium: Any, team: Team) -> Iterator[Any]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def test_fill_the_form_and_preview_the_segment_live(page: Any, team: Team):

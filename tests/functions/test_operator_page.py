@@ -49,15 +49,6 @@ def _cookie_jar_accepts_insecure(browser: Browser) -> None:
         cookie.secure = False
 
 
-@pytest.fixture
-def browser(team: Team) -> Browser:
-    b = Browser(team)
-    answer = b.sign_in()
-    assert answer.status_code == 303, answer.text
-    _cookie_jar_accepts_insecure(b)
-    return b
-
-
 PAGES = [
     "/",
     "/queue",
