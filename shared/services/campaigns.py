@@ -74,6 +74,22 @@ _WORKFLOW_BUCKETS = {
 }
 
 
+_STATES_BY_BUCKET: dict[str, list[str]] = {}
+for _state, _bucket in _WORKFLOW_BUCKETS.items():
+    _STATES_BY_BUCKET.setdefault(_bucket, []).append(_state)
+# A member's own statuses: past `drafting`, its workflow's state tells the rest.
+ORCHESTRATION_STATUSES = (
+    MemberStatus.QUEUED,
+    MemberStatus.DRAFTING,
+    MemberStatus.SKIPPED,
+    MemberStatus.CANCELLED,
+)
+
+
+def _count(query: Any) -> int:
+    return int(query.count().get()[0][0].value)
+
+
 class SegmentReader(Protocol):
     """What a campaign needs from HubSpot (shared/adapters/hubspot_segments.py)."""
 
@@ -720,26 +736,32 @@ class CampaignService:
 
     # --- progress -------------------------------------------------------------------------
     def progress(self, campaign_id: str) -> dict[str, Any]:
+        """Counts, not documents: the page polls this every few seconds, so it costs one
+        aggregation per member status and per stage (a read per 1,000 entries each), not a
+        read per member and per workflow."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
-        members = Counter(
-            str((snap.to_dict() or {}).get("status"))
-            for snap in self._ref(campaign_id).collection(MEMBERS).select(["status"]).stream()
+        members_ref = self._ref(campaign_id).collection(MEMBERS)
+        members = {
+            status.value: _count(
+                members_ref.where(filter=FieldFilter("status", "==", status.value))
+            )
+            for status in ORCHESTRATION_STATUSES
+        }
+        of_campaign = self.store.db.collection(WORKFLOWS).where(
+            filter=FieldFilter("campaign_id", "==", campaign_id)
         )
-        workflows = Counter(
-            _WORKFLOW_BUCKETS.get(str((snap.to_dict() or {}).get("state")), "other")
-            for snap in self.store.db.collection(WORKFLOWS)
-            .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-            .select(["state"])
-            .stream()
-        )
+        workflows = {
+            bucket: _count(of_campaign.where(filter=FieldFilter("state", "in", states)))
+            for bucket, states in _STATES_BY_BUCKET.items()
+        }
         return {
-            "members": dict(members),
-            "queued": members.get(MemberStatus.QUEUED.value, 0),
-            "skipped": members.get(MemberStatus.SKIPPED.value, 0),
-            "cancelled": members.get(MemberStatus.CANCELLED.value, 0),
-            "dispatched": members.get(MemberStatus.DRAFTING.value, 0),
-            "workflows": dict(workflows),
+            "members": {k: v for k, v in members.items() if v},
+            "queued": members[MemberStatus.QUEUED.value],
+            "skipped": members[MemberStatus.SKIPPED.value],
+            "cancelled": members[MemberStatus.CANCELLED.value],
+            "dispatched": members[MemberStatus.DRAFTING.value],
+            "workflows": {k: v for k, v in workflows.items() if v},
         }
 
     # --- plumbing -------------------------------------------------------------------------
