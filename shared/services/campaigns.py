@@ -51,6 +51,7 @@ WORKFLOWS = "workflows"
 SUPPRESSIONS = "suppressions"
 AUDIT = "audit"
 PREVIEW_SAMPLE = 25
+SUBSCRIPTION_CHECK_LIMIT = 1_500  # addresses whose subscription one resolve may check
 BATCH_MEMBERS = 200  # two writes each (member, claim): within Firestore's 500 writes a commit
 
 # A campaign member's part of the progress, then the workflow states a dispatched member's
@@ -225,6 +226,13 @@ class CampaignService:
         claims = self._claims(known, campaign.id)
         open_contacts = self._open_contacts([str(r["id"]) for r in rows])
         type_id = campaign.compliance.subscription_type_id
+        if type_id and len(rows) > SUBSCRIPTION_CHECK_LIMIT:
+            # One HubSpot request per address (its v3 API has no batch), about 10 a second on a
+            # private app: more would outlast the resolve task and retry forever.
+            raise BadRequest(
+                f"the segment has {len(rows)} contacts; with a subscription type a campaign "
+                f"can check at most {SUBSCRIPTION_CHECK_LIMIT}: narrow it or split it"
+            )
         candidates = []
         for row, email in zip(rows, emails, strict=True):
             subscription = "unknown"

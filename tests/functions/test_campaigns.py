@@ -472,3 +472,19 @@ def test_one_rep_can_write_the_whole_campaign(team: Team):
     members = [m for m in _members(team, "one-rep") if m["status"] == "drafting"]
     assert {m["mailbox"] for m in members} == {colleague}
     assert {team.workflow(m["workflow_id"])["mailbox"] for m in members} == {colleague}
+
+
+def test_a_segment_too_big_to_check_subscriptions_for_is_refused_before_it_starts(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+):
+    from shared.services import campaigns
+
+    monkeypatch.setattr(campaigns, "SUBSCRIPTION_CHECK_LIMIT", 3)
+    _seed_segment(team, 5, first_id=99_500)
+    spec = _spec("too-many", compliance={**COMPLIANCE, "subscription_type_id": "2891401"})
+
+    answer = team.api("POST", "/api/campaigns/preview", spec)
+
+    assert answer.status_code == 400
+    assert "at most 3" in answer.json()["error"]
+    assert not list(team.db.collection("campaigns").stream())
