@@ -76,7 +76,6 @@ resource "google_cloudfunctions2_function" "function" {
 
   depends_on = [
     google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_reads_sources,
     google_project_iam_member.function,
   ]
 }

@@ -55,18 +55,19 @@ resource "google_project_iam_member" "function" {
   member  = "serviceAccount:${google_service_account.function[each.value.function].email}"
 }
 
+# The build reads the source Cloud Functions copies into its own gcf-v2-sources-* bucket
+# (a name we do not control), so object read is granted on the project, to this account only.
 resource "google_project_iam_member" "build" {
-  for_each = toset(["roles/cloudbuild.builds.builder", "roles/logging.logWriter", "roles/artifactregistry.writer"])
+  for_each = toset([
+    "roles/cloudbuild.builds.builder",
+    "roles/logging.logWriter",
+    "roles/artifactregistry.writer",
+    "roles/storage.objectViewer",
+  ])
 
   project = var.project_id
   role    = each.value
   member  = "serviceAccount:${google_service_account.build.email}"
-}
-
-resource "google_storage_bucket_iam_member" "build_reads_sources" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.build.email}"
 }
 
 # --- secrets ------------------------------------------------------------------------------
