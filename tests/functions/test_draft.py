@@ -4,6 +4,7 @@ with a HubSpot review task and note, through real Cloud Tasks dispatch (offline 
 from __future__ import annotations
 
 import base64
+import json
 from email import message_from_bytes, policy
 from typing import Any
 
@@ -190,3 +191,46 @@ def test_accepting_an_offered_slot_gets_a_confirmation_and_a_prepared_invite(lea
     body = parsed(confirmation["message"]["raw"]).get_body(("plain",)).get_content()
     assert f"{offered[1]['text']} it is" in body
     assert "Would one of these times work" not in body
+
+
+def test_third_parties_personal_data_never_reaches_the_llm_or_the_logs(lead, caplog):
+    """Dana's reply names a colleague's phone number, an office address and a card: the
+    draft's prompt carries the reply without them, and no log line carries the prompt."""
+    import logging
+
+    from shared.adapters.secrets import SecretStore
+
+    SecretStore(lead.stack.project, lead.stack.secrets.address).write("openai-api-key", "sk-x")
+    openai = lead.stack.fakes["openai"][0]
+    answer = {
+        "subject": "Re: Your request",
+        "body": "Hi Dana,\n\nHappy to walk you through the seasonal forecasts.",
+        "confidence": 0.86,
+        "claims": [],
+        "questions_for_rep": [],
+        "slots_proposed": [],
+    }
+    openai.script_chat({"content": answer}, {"content": answer})
+    workflow_id = lead.lead()
+    lead.drafted(workflow_id)
+    secrets = ("+1 415 555 0199", "415-555-0199", "4111 1111 1111 1111", "1600 Amphitheatre")
+    lead.mail.inbound(
+        f"Dana Whitfield <{DANA.email}>",
+        "Re: Your request",
+        "Thanks Maya. Loop in my colleague Priya, +1 415 555 0199, or post the contract to "
+        "1600 Amphitheatre Parkway, Mountain View, CA 94043. Our card: 4111 1111 1111 1111. "
+        "How do the forecasts handle our seasonal peaks?",
+    )
+    caplog.set_level(logging.DEBUG)
+    assert lead.mail.push().status_code == 200
+
+    workflow = lead.drafted(workflow_id, version=2)
+
+    assert workflow["draft"]["drafter"] == "llm"
+    prompt = json.dumps(openai.chat_requests()[-1]["messages"])
+    assert "seasonal peaks" in prompt  # the reply itself is there ...
+    for detail in secrets:
+        assert detail not in prompt  # ... without the third parties' details
+    assert "seasonal peaks" not in caplog.text  # the prompt is never logged
+    stored = json.dumps(workflow["draft"]["context"])
+    assert not [detail for detail in secrets if detail in stored]
