@@ -560,21 +560,6 @@ class HubSpotSegments(HubSpotAccount):
                 return Subscription("not_subscribed", source="PORTAL_WIDE_STATUS")
         return Subscription("unknown")
 
-    def subscriptions(
-        self, emails: Iterable[str], subscription_type_id: str | int
-    ) -> dict[str, Subscription]:
-        """`subscription` for each address (one request each), keyed by the address given.
-        An unreadable address is ``unknown`` without a request."""
-        found: dict[str, Subscription] = {}
-        for email in emails:
-            if email in found:
-                continue
-            if normalize_email(email) is None:
-                found[email] = Subscription("unknown")
-                continue
-            found[email] = self.subscription(email, subscription_type_id)
-        return found
-
 
 def _list_id(list_id: str | int) -> str:
     text = str(list_id).strip()

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -63,44 +63,13 @@ class CampaignState(StrEnum):
 
 
 class MemberStatus(StrEnum):
-    QUEUED = "queued"  # selected; the draft task is scheduled
-    DRAFTING = "drafting"
-    DRAFTED = "drafted"  # a Gmail draft waits for approval
-    APPROVED = "approved"
-    SENT = "sent"
-    SKIPPED = "skipped"  # a later check (the gate, a reply, an unsubscribe) ruled it out
-    FAILED = "failed"
+    """A member's part of the campaign; once dispatched, its workflow's state tells the rest
+    (drafted, approved, sent...), so that is not copied here."""
+
+    QUEUED = "queued"  # selected; waits for the pace to allow it
+    DRAFTING = "drafting"  # dispatched: its workflow exists and its draft task is queued
+    SKIPPED = "skipped"  # left out, with the reason
     CANCELLED = "cancelled"  # the campaign was cancelled before this member went out
-
-
-OPEN_MEMBER_STATUSES = frozenset({MemberStatus.QUEUED, MemberStatus.DRAFTING})
-
-_MOVES: dict[MemberStatus, frozenset[MemberStatus]] = {
-    MemberStatus.QUEUED: frozenset(
-        {MemberStatus.DRAFTING, MemberStatus.CANCELLED, MemberStatus.SKIPPED, MemberStatus.FAILED}
-    ),
-    MemberStatus.DRAFTING: frozenset(
-        {MemberStatus.DRAFTED, MemberStatus.FAILED, MemberStatus.SKIPPED, MemberStatus.CANCELLED}
-    ),
-    MemberStatus.DRAFTED: frozenset(
-        {MemberStatus.APPROVED, MemberStatus.CANCELLED, MemberStatus.SKIPPED}
-    ),
-    MemberStatus.APPROVED: frozenset(
-        {MemberStatus.SENT, MemberStatus.CANCELLED, MemberStatus.FAILED}
-    ),
-}
-
-FINAL_MEMBER_STATUSES = frozenset(status for status in MemberStatus if status not in _MOVES)
-"""Statuses nothing leaves: sent, skipped, failed, cancelled."""
-
-
-def can_move(current: MemberStatus | str, target: MemberStatus | str) -> bool:
-    """Whether a member may go from `current` to `target` (unknown names: never)."""
-    try:
-        here, there = MemberStatus(current), MemberStatus(target)
-    except ValueError:
-        return False
-    return there in _MOVES.get(here, frozenset())
 
 
 # --- the campaign -----------------------------------------------------------------------
@@ -693,18 +662,3 @@ def member_id(campaign_id: str, email: str) -> str:
 def workflow_id_for(campaign_id: str, email: str) -> str:
     """The member's workflow id, so a restart finds the workflow instead of opening another."""
     return f"cmp-{campaign_id}-{_member_digest(campaign_id, email)[:12]}"
-
-
-# --- progress ---------------------------------------------------------------------------
-def progress(counts: Mapping[str, int]) -> dict[str, Any]:
-    """Members per status (missing ones as 0, unknown names ignored), the total, how many are
-    done (in a status nothing leaves) and that as a fraction of the total (0.0 when empty)."""
-    summary: dict[str, Any] = {
-        status.value: int(counts.get(status.value, 0)) for status in MemberStatus
-    }
-    if any(value < 0 for value in summary.values()):
-        raise ValueError("counts cannot be negative")
-    total = sum(summary.values())
-    done = sum(summary[status.value] for status in FINAL_MEMBER_STATUSES)
-    summary.update(total=total, done=done, done_fraction=done / total if total else 0.0)
-    return summary

@@ -78,13 +78,6 @@ _WORKFLOW_BUCKETS = {
 _STATES_BY_BUCKET: dict[str, list[str]] = {}
 for _state, _bucket in _WORKFLOW_BUCKETS.items():
     _STATES_BY_BUCKET.setdefault(_bucket, []).append(_state)
-# A member's own statuses: past `drafting`, its workflow's state tells the rest.
-ORCHESTRATION_STATUSES = (
-    MemberStatus.QUEUED,
-    MemberStatus.DRAFTING,
-    MemberStatus.SKIPPED,
-    MemberStatus.CANCELLED,
-)
 
 
 def _count(query: Any) -> int:
@@ -754,7 +747,7 @@ class CampaignService:
             status.value: _count(
                 members_ref.where(filter=FieldFilter("status", "==", status.value))
             )
-            for status in ORCHESTRATION_STATUSES
+            for status in MemberStatus
         }
         of_campaign = self.store.db.collection(WORKFLOWS).where(
             filter=FieldFilter("campaign_id", "==", campaign_id)

@@ -511,20 +511,6 @@ def test_subscription_statuses(hubspot: FakeHubSpot) -> None:
     }
 
 
-def test_subscriptions_ask_once_per_address(hubspot: FakeHubSpot) -> None:
-    hubspot.set_subscription("person1@co1.example", MARKETING, "SUBSCRIBED")
-    emails = ["person1@co1.example", "person2@co2.example", "person1@co1.example", "not-an-email"]
-
-    found = segments(hubspot).subscriptions(emails, MARKETING)
-
-    assert {email: s.status for email, s in found.items()} == {
-        "person1@co1.example": "subscribed",
-        "person2@co2.example": "unknown",
-        "not-an-email": "unknown",
-    }
-    assert len(hubspot.requests_to(STATUS)) == 2
-
-
 def test_an_unreadable_address_is_refused_before_any_request(hubspot: FakeHubSpot) -> None:
     with pytest.raises(ValueError, match="not an email address"):
         segments(hubspot).subscription("Dana <dana@x.example>", MARKETING)

@@ -1,6 +1,6 @@
 """Campaigns: the models and their validation, segment filters on HubSpot's string values, who
 gets a draft and why not, pacing in the team's time zone across DST, the compliance footer,
-stable ids and progress."""
+stable ids."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.domain.campaigns import (
-    FINAL_MEMBER_STATUSES,
     FREE_MAIL_DOMAINS,
-    OPEN_MEMBER_STATUSES,
     Campaign,
     CampaignState,
     Candidate,
@@ -34,7 +32,6 @@ from shared.domain.campaigns import (
     Segment,
     SegmentFilter,
     Story,
-    can_move,
     company_filters,
     company_key,
     compliance_footer,
@@ -44,7 +41,6 @@ from shared.domain.campaigns import (
     matches,
     member_id,
     normalize_country,
-    progress,
     select,
     why_in,
     with_footer,
@@ -100,54 +96,7 @@ def rule(operator: str, value: str | None = None, *values: str, **kw: Any) -> Se
 
 def test_state_values() -> None:
     assert [s.value for s in CampaignState] == ["draft", "running", "paused", "cancelled", "done"]
-    assert [s.value for s in MemberStatus] == [
-        "queued",
-        "drafting",
-        "drafted",
-        "approved",
-        "sent",
-        "skipped",
-        "failed",
-        "cancelled",
-    ]
-    assert sorted(OPEN_MEMBER_STATUSES) == ["drafting", "queued"]
-    assert sorted(FINAL_MEMBER_STATUSES) == ["cancelled", "failed", "sent", "skipped"]
-
-
-LEGAL_MOVES = {
-    ("queued", "drafting"),
-    ("queued", "cancelled"),
-    ("queued", "skipped"),
-    ("queued", "failed"),
-    ("drafting", "drafted"),
-    ("drafting", "failed"),
-    ("drafting", "skipped"),
-    ("drafting", "cancelled"),
-    ("drafted", "approved"),
-    ("drafted", "cancelled"),
-    ("drafted", "skipped"),
-    ("approved", "sent"),
-    ("approved", "cancelled"),
-    ("approved", "failed"),
-}
-
-
-@pytest.mark.parametrize("current", list(MemberStatus))
-@pytest.mark.parametrize("target", list(MemberStatus))
-def test_can_move_follows_the_table(current: MemberStatus, target: MemberStatus) -> None:
-    assert can_move(current, target) is ((current.value, target.value) in LEGAL_MOVES)
-
-
-def test_can_move_takes_plain_strings_and_refuses_unknown_names() -> None:
-    assert can_move("queued", "drafting") is True
-    assert can_move("sent", "queued") is False
-    assert can_move("queued", "dispatched") is False
-    assert can_move("nonsense", "queued") is False
-
-
-@pytest.mark.parametrize("final", ["sent", "skipped", "cancelled", "failed"])
-def test_nothing_leaves_a_final_status(final: str) -> None:
-    assert not any(can_move(final, target) for target in MemberStatus)
+    assert [s.value for s in MemberStatus] == ["queued", "drafting", "skipped", "cancelled"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -1071,33 +1020,3 @@ def test_ids_refuse_bad_input() -> None:
         member_id("Spring/Launch", "a@acme.com")
     with pytest.raises(ValueError, match="needs an email"):
         workflow_id_for("spring-launch", "  ")
-
-
-# --------------------------------------------------------------------------------------------
-# Progress
-
-
-def test_progress_summarises() -> None:
-    counts = {"queued": 5, "drafting": 1, "drafted": 2, "approved": 1, "sent": 6, "skipped": 3,
-              "failed": 1, "mystery": 50}  # fmt: skip
-    assert progress(counts) == {
-        "queued": 5,
-        "drafting": 1,
-        "drafted": 2,
-        "approved": 1,
-        "sent": 6,
-        "skipped": 3,
-        "failed": 1,
-        "cancelled": 0,
-        "total": 19,
-        "done": 10,
-        "done_fraction": 10 / 19,
-    }
-
-
-def test_progress_of_nothing_and_of_enum_keys() -> None:
-    empty = progress({})
-    assert (empty["total"], empty["done"], empty["done_fraction"]) == (0, 0, 0.0)
-    assert progress({MemberStatus.SENT: 2, MemberStatus.QUEUED: 2})["done_fraction"] == 0.5
-    with pytest.raises(ValueError, match="negative"):
-        progress({"sent": -1})
