@@ -277,6 +277,27 @@ class Settings(BaseSettings):
     guardrail_max_employees: int | None = Field(
         None, ge=0, description="Largest company size written to (employees)."
     )
+    retention_message_text_days: int = Field(
+        90,
+        ge=1,
+        le=3_650,
+        description="Days a stored Gmail message keeps its text (the record itself lapses "
+        "after 180 days).",
+    )
+    retention_sample_text_days: int = Field(
+        365,
+        ge=1,
+        le=3_650,
+        description="Days a voice sample keeps its full extracted text (its chunks stay until "
+        "the rep deletes it).",
+    )
+    retention_workflow_body_days: int = Field(
+        180,
+        ge=1,
+        le=3_650,
+        description="Days without activity after which a workflow's draft and sent bodies "
+        "are removed (its outcome stays).",
+    )
     openai_draft_model: str = Field("gpt-4.1-mini", description="Model that writes drafts.")
     draft_prompt_budget_tokens: int = Field(
         3_000, ge=500, le=100_000, description="Most prompt tokens one draft may use."

@@ -3,7 +3,8 @@
 Cloud Scheduler's target (hourly): renews each mailbox's Gmail watch once a day, polls any
 mailbox whose pushes went quiet, records lapsed or failing watches for the operator page, and
 follows Drive's changes feed so the asset library re-indexes edited files and drops deleted
-or unshared ones.
+or unshared ones, and removes message, sample and workflow texts past their retention period
+(`shared/services/retention.py`).
 Only the scheduler's service account (or Cloud Tasks') may call it.
 """
 
@@ -19,6 +20,7 @@ from shared.config import load_settings
 from shared.errors import AppError, BadRequest
 from shared.runtime import Runtime
 from shared.services.mail_wiring import GmailServices
+from shared.services.retention import Retention
 from shared.services.voice_wiring import VoiceWiring
 from shared.web import entrypoint
 
@@ -46,4 +48,5 @@ def maintenance(request: flask.Request) -> Any:
     except AppError as exc:  # the mailboxes' upkeep is done; the feed is tried next hour
         log.error("asset changes feed failed: %s", exc.public_message)
         report["assets"] = {"error": exc.public_message}
+    report["retention"] = Retention(RUNTIME.store, SETTINGS).run()
     return report

@@ -195,6 +195,13 @@ class GmailMailbox(GoogleApi):
             lambda: self._users().drafts().delete(userId="me", id=draft_id), "drafts.delete"
         )
 
+    def trash_message(self, message_id: str) -> None:
+        """Into Trash (Gmail empties it after 30 days); deleting for good needs the full
+        mail scope, which we do not ask for. Repeatable."""
+        self._execute(
+            lambda: self._users().messages().trash(userId="me", id=message_id), "messages.trash"
+        )
+
     def watch(self, topic: str, label_ids: tuple[str, ...] = ("INBOX", "SENT")) -> dict[str, Any]:
         result: dict[str, Any] = self._execute(
             lambda: self._users().watch(

@@ -99,6 +99,12 @@ EMAIL_TO_COMPANY = 186
 EMAIL_TO_DEAL = 210
 MEETING_TO_CONTACT = 200
 REFERENCE = "sales-agent ref: "
+OUR_RECORDS = (
+    ("tasks", "hs_task_body"),
+    ("notes", "hs_note_body"),
+    ("emails", "hs_email_text"),
+    ("meetings", "hs_meeting_body"),
+)
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 _REFERENCE = re.compile(re.escape(REFERENCE) + r"([A-Za-z0-9._:-]+)")
 _SPACE = re.compile(r"\s+")
@@ -618,6 +624,36 @@ class HubSpotContext(HubSpotRecords):
         return self._ensure(
             "emails", "hs_email_text", EMAIL_TO_CONTACT, contact_id, key, properties, also
         )
+
+    def archive_our_records(self, contact_id: int) -> int:
+        """Archive every task, note, email and meeting on the contact that carries our
+        reference line (so only what this system wrote); how many. Repeatable."""
+        from hubspot.crm.objects import BatchInputSimplePublicObjectId, SimplePublicObjectId
+
+        archived = 0
+        for plural, body_property in OUR_RECORDS:
+            ids = self._associated_ids("contacts", int(contact_id), plural)
+            ours = [
+                str(result.id)
+                for start in range(0, len(ids), 100)
+                for result in self._batch(plural, ids[start : start + 100], (body_property,))
+                if _reference(_text(result.properties or {}, body_property))
+            ]
+            for start in range(0, len(ours), 100):
+                request = BatchInputSimplePublicObjectId(
+                    inputs=[SimplePublicObjectId(id=i) for i in ours[start : start + 100]]
+                )
+                self._call(
+                    partial(
+                        self._crm().objects.batch_api.archive,
+                        plural,
+                        request,
+                        _request_timeout=self.timeout,
+                    ),
+                    f"{plural} archive",
+                )
+            archived += len(ours)
+        return archived
 
     def set_lead_status(self, contact_id: int, status: str) -> None:
         """Set the contact's `hs_lead_status` (e.g. ``ATTEMPTED_TO_CONTACT``, ``CONNECTED``).

@@ -15,6 +15,7 @@ before a send, and nurture schedules. Pure: no I/O, the clock is an argument.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -150,6 +151,93 @@ def _flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = list(value) if isinstance(value, tuple) else value
     return flat
+
+
+# --- overrides ---------------------------------------------------------------------------
+MAX_OVERRIDE_HOURS = 720  # 30 days: a lasting change is a flag or setting change instead
+_INT_TARGETS = ("quotas.mailbox_day", "quotas.mailbox_week", "quotas.team_day")
+_LIST_TARGETS = (
+    "guardrails.blocked_industries",
+    "guardrails.allowed_industries",
+    "guardrails.blocked_stages",
+)
+_SIZE_TARGETS = ("guardrails.min_employees", "guardrails.max_employees")
+OVERRIDE_TARGETS = (*_INT_TARGETS, *_LIST_TARGETS, *_SIZE_TARGETS)
+_CAMPAIGN_TARGET = re.compile(r"campaign\.([a-z0-9-]{3,40})\.(per_day|per_minute)")
+
+
+class Override(BaseModel):
+    """A temporary value for one quota, guardrail or campaign limit: an admin's decision with
+    a reason, lapsing by itself at `expires_at`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    target: str
+    value: Any
+    reason: str
+    by: str
+    at: datetime
+    expires_at: datetime
+
+    def active(self, now: datetime) -> bool:
+        return self.at <= now < self.expires_at
+
+
+def override_value(target: str, value: Any) -> Any:
+    """`value` checked for `target`; BadFlags naming what is wrong."""
+    if target in _INT_TARGETS:
+        field = target.split(".", 1)[1]
+        try:
+            Quotas.model_validate({field: value})
+        except ValidationError as exc:
+            raise BadFlags(f"{target}: {exc.errors()[0]['msg']}") from None
+        return int(value)
+    if target in _LIST_TARGETS:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or len(items) > 100:
+            raise BadFlags(f"{target}: a list of HubSpot values (comma-separated)")
+        return sorted({str(v).strip() for v in items if str(v).strip()})
+    if target in _SIZE_TARGETS:
+        if value in (None, ""):
+            return None  # no limit
+        if not str(value).isdigit() or int(value) > 10_000_000:
+            raise BadFlags(f"{target}: a number of employees, or empty for no limit")
+        return int(value)
+    match = _CAMPAIGN_TARGET.fullmatch(target)
+    if match:
+        top = 2_000 if match.group(2) == "per_day" else 60  # the campaign limits' own caps
+        if not str(value).isdigit() or not 1 <= int(value) <= top:
+            raise BadFlags(f"{target}: a whole number from 1 to {top}")
+        return int(value)
+    raise BadFlags(
+        f"target: one of {', '.join(OVERRIDE_TARGETS)}, or campaign.<id>.per_day|per_minute"
+    )
+
+
+def active_overrides(stored: Any, now: datetime) -> list[Override]:
+    """The overrides in force, oldest first (a later one for the same target wins)."""
+    found = []
+    for item in stored if isinstance(stored, list) else []:
+        try:
+            override = Override.model_validate(item)
+        except ValidationError:
+            continue
+        if override.active(now):
+            found.append(override)
+    return sorted(found, key=lambda o: o.at)
+
+
+def overridden(overrides: Iterable[Override]) -> dict[str, Any]:
+    """target → the value in force."""
+    return {o.target: o.value for o in overrides}
+
+
+def with_quota_overrides(flags: SendFlags, overrides: Iterable[Override]) -> SendFlags:
+    values = {t.split(".", 1)[1]: v for t, v in overridden(overrides).items() if t in _INT_TARGETS}
+    if not values:
+        return flags
+    return flags.model_copy(update={"quotas": flags.quotas.model_copy(update=values)})
 
 
 # --- approval ---------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -36,6 +36,7 @@ from shared.domain.campaigns import Campaign, CampaignState, Candidate, MemberSt
 from shared.domain.gate import GatePolicy
 from shared.domain.workflow import WorkflowState, is_open
 from shared.errors import BadRequest, ConflictError, NotFound
+from shared.services.suppressions import suppressed_among
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -48,7 +49,6 @@ CAMPAIGNS = "campaigns"
 MEMBERS = "members"
 CLAIMS = "campaign_contacts"  # email → the running campaign holding that contact
 WORKFLOWS = "workflows"
-SUPPRESSIONS = "suppressions"
 AUDIT = "audit"
 PREVIEW_SAMPLE = 25
 SUBSCRIPTION_CHECK_LIMIT = 1_500  # addresses whose subscription one resolve may check
@@ -116,7 +116,8 @@ class CampaignService:
         target: CampaignTarget,
         *,
         internal_domains: tuple[str, ...] = (),
-        policy: GatePolicy | None = None,
+        policy: GatePolicy | Callable[[], GatePolicy] | None = None,
+        overrides: Callable[[], Mapping[str, Any]] = dict,
         window_seconds: float = 60.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -126,13 +127,16 @@ class CampaignService:
         self.target = target
         self.internal_domains = tuple(d.lower() for d in internal_domains)
         self.policy = policy or GatePolicy(internal_domains=frozenset(self.internal_domains))
+        self.overrides = overrides
         self.window = timedelta(seconds=window_seconds)
         self.clock = clock
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> CampaignService:
+        from shared.domain.sending import overridden
         from shared.services.campaign_segments import HubSpotSegmentReader
-        from shared.services.draft_wiring import gate_policy
+        from shared.services.draft_wiring import current_gate_policy
+        from shared.services.send_flags import read_overrides
 
         settings = runtime.settings
         return cls(
@@ -141,7 +145,8 @@ class CampaignService:
             lambda: HubSpotSegmentReader.from_settings(settings, runtime.secrets),
             CampaignTarget(settings.queue_campaign, settings.function_url_draft),
             internal_domains=settings.internal_domains,
-            policy=gate_policy(settings),
+            policy=current_gate_policy(runtime),
+            overrides=lambda: overridden(read_overrides(runtime.store)),
             window_seconds=settings.campaign_window_seconds,
         )
 
@@ -280,17 +285,12 @@ class CampaignService:
             retrieved_links=frozenset(),
             inbound_text="",
         )
-        check = guardrails(facts, self.policy)
+        check = guardrails(facts, self.policy() if callable(self.policy) else self.policy)
         blocks = [r for r in check.reasons if not check.passed]
         return "; ".join(blocks) if not check.passed and check.severity == "block" else None
 
     def _suppressed(self, emails: list[str]) -> set[str]:
-        refs = [self.store.db.collection(SUPPRESSIONS).document(e) for e in set(emails)]
-        found = set()
-        for snap in self.store.db.get_all(refs):
-            if snap.exists and (snap.to_dict() or {}).get("active"):
-                found.add(snap.id)
-        return found
+        return suppressed_among(self.store.db, emails)
 
     def _claims(self, emails: list[str], campaign_id: str) -> dict[str, str]:
         """Contacts held by another campaign that is still running or paused."""
@@ -498,7 +498,19 @@ class CampaignService:
     def _budget(
         self, campaign: Campaign, data: dict[str, Any], now: datetime
     ) -> tuple[int, datetime]:
-        """How many may go in this window, and, when none may, when the schedule reopens."""
+        """How many may go in this window, and, when none may, when the schedule reopens.
+        An admin's override of this campaign's per-day or per-minute limit counts while it is
+        in force."""
+        in_force = self.overrides()
+        raised = {
+            name: in_force[f"campaign.{campaign.id}.{name}"]
+            for name in ("per_day", "per_minute")
+            if f"campaign.{campaign.id}.{name}" in in_force
+        }
+        if raised:
+            campaign = campaign.model_copy(
+                update={"limits": campaign.limits.model_copy(update=raised)}
+            )
         today = _local_day(now, campaign.schedule.time_zone)
         already = int((data.get("dispatched") or {}).get(today) or 0)
         first = domain.dispatch_times(

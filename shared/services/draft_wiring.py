@@ -5,6 +5,7 @@ context never stops a draft; only HubSpot and Gmail themselves are required."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -23,16 +24,39 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def gate_policy(settings: Any) -> GatePolicy:
-    """The gate's policy from settings: one for drafts and for choosing campaign contacts."""
+def gate_policy(settings: Any, overrides: Mapping[str, Any] | None = None) -> GatePolicy:
+    """The gate's policy from settings, with the guardrail overrides in force (target →
+    value, see `shared.domain.sending.OVERRIDE_TARGETS`): one for drafts and for choosing
+    campaign contacts."""
+    values = {
+        "blocked_industries": settings.guardrail_blocked_industries,
+        "allowed_industries": settings.guardrail_allowed_industries,
+        "blocked_stages": settings.guardrail_blocked_stages,
+        "min_employees": settings.guardrail_min_employees,
+        "max_employees": settings.guardrail_max_employees,
+    }
+    for target, value in (overrides or {}).items():
+        if target.startswith("guardrails."):
+            values[target.removeprefix("guardrails.")] = value
     return GatePolicy(
         internal_domains=frozenset(settings.internal_domains),
         link_allow_list=frozenset(settings.asset_link_allow_list),
-        blocked_industries=frozenset(settings.guardrail_blocked_industries),
-        allowed_industries=frozenset(settings.guardrail_allowed_industries),
-        blocked_stages=frozenset(settings.guardrail_blocked_stages),
-        employee_range=(settings.guardrail_min_employees, settings.guardrail_max_employees),
+        blocked_industries=frozenset(values["blocked_industries"]),
+        allowed_industries=frozenset(values["allowed_industries"]),
+        blocked_stages=frozenset(values["blocked_stages"]),
+        employee_range=(values["min_employees"], values["max_employees"]),
     )
+
+
+def current_gate_policy(runtime: Runtime) -> Callable[[], GatePolicy]:
+    """The policy as of now: the settings, and the overrides stored with the send flags."""
+    from shared.domain.sending import overridden
+    from shared.services.send_flags import read_overrides
+
+    def now() -> GatePolicy:
+        return gate_policy(runtime.settings, overridden(read_overrides(runtime.store)))
+
+    return now
 
 
 class DraftWiring:
@@ -181,7 +205,7 @@ class DraftWiring:
     @cached_property
     def service(self) -> DraftService:
         settings = self.settings
-        policy = gate_policy(settings)
+        policy = current_gate_policy(self.runtime)
         return DraftService(
             self.runtime.store,
             Sources(

@@ -44,6 +44,7 @@ from shared.errors import (
     NotFound,
     PermanentExternalError,
 )
+from shared.services.suppressions import is_suppressed
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -52,7 +53,6 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = "workflows"
 MESSAGES = "gmail_messages"
-SUPPRESSIONS = "suppressions"
 THREADS = "threads"
 AUDIT = "audit"
 DRAFTABLE = {WorkflowState.QUEUED.value, WorkflowState.DRAFTING.value}
@@ -106,7 +106,7 @@ class DraftService:
         self,
         store: Store,
         sources: Sources,
-        policy: GatePolicy,
+        policy: GatePolicy | Callable[[], GatePolicy],
         *,
         budget_tokens: int = 3_000,
     ) -> None:
@@ -260,8 +260,7 @@ class DraftService:
                 {"reason": "no recipient or no owner mailbox for this lead"},
             )
         suppressed = context.unsubscribed if context else False
-        suppression = self.store.db.collection(SUPPRESSIONS).document(to.lower()).get()
-        if suppression.exists and (suppression.to_dict() or {}).get("active"):
+        if is_suppressed(self.store.db, to):
             suppressed = True
         thread = self._thread(mailbox, workflow.get("thread_id"))
         nurture = workflow.get("nurture") or {}
@@ -356,7 +355,8 @@ class DraftService:
             ),
             inbound_text=ask or "",
         )
-        result = decide(facts, self.policy, prompt.system + prompt.user)
+        policy = self.policy() if callable(self.policy) else self.policy
+        result = decide(facts, policy, prompt.system + prompt.user)
         gate = result.as_json()
         if campaign.get("compliance"):
             # Outbound rules, added by code after the gate: the team's opt-out line and, where

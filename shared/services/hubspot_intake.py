@@ -16,6 +16,7 @@ second copy of a task that exists).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -31,6 +32,7 @@ from shared.adapters.store import Store
 from shared.adapters.tasks import TaskQueue, task_id
 from shared.domain.hubspot_events import Signal, Trigger
 from shared.domain.workflow import Source, WorkflowState, is_open
+from shared.services.suppressions import contact_suppression_ref, is_forgotten, suppression_ref
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Outcome(StrEnum):
     ATTACHED = "attached"  # the contact already had an open workflow
     RECORDED = "recorded"  # an event that starts nothing
     DUPLICATE = "duplicate"
+    FORGOTTEN = "forgotten"  # a person erased on request: nothing of theirs is written
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,21 @@ class HubSpotIntake:
         doc_id = object_doc_id(signal.portal_id, signal.object_type, signal.object_id)
         return self.store.db.collection(OBJECTS).document(doc_id)
 
+    def _suppression_refs(self, signal: Signal) -> list[Any]:
+        refs = []
+        if signal.object_type == "contact":
+            refs.append(contact_suppression_ref(self.store.db, signal.object_id))
+        if signal.email:
+            refs.append(suppression_ref(self.store.db, signal.email))
+        return refs
+
     def _prefetch(self, signals: list[Signal]) -> dict[str, Any]:
-        """Every dedupe record and object of the webhook in one round trip."""
-        refs = {ref.path: ref for s in signals for ref in (self._event_ref(s), self._object_ref(s))}
+        """Every dedupe record, object and suppression of the webhook in one round trip."""
+        refs = {
+            ref.path: ref
+            for s in signals
+            for ref in (self._event_ref(s), self._object_ref(s), *self._suppression_refs(s))
+        }
         return {snap.reference.path: snap for snap in self.store.db.get_all(list(refs.values()))}
 
     # --- writing: one atomic batch per event ---------------------------------------------
@@ -165,6 +180,8 @@ class HubSpotIntake:
             event, obj = known[event_ref.path], known[object_ref.path]
             if event.exists:
                 return Outcome.DUPLICATE, event.get("workflow_id")
+            if any(is_forgotten(known.get(r.path)) for r in self._suppression_refs(signal)):
+                return self._record_forgotten(signal, event_ref), None
             try:
                 return self._commit(signal, event_ref, obj)
             except (AlreadyExists, FailedPrecondition):
@@ -216,6 +233,24 @@ class HubSpotIntake:
             batch.create(obj.reference, _unflatten(update))
         batch.commit()
         return outcome, workflow_id
+
+    def _record_forgotten(self, signal: Signal, event_ref: Any) -> Outcome:
+        """Only that the event came (for once-only delivery), without its properties."""
+        from google.api_core.exceptions import AlreadyExists
+
+        now = _now()
+        with contextlib.suppress(AlreadyExists):
+            event_ref.create(
+                {
+                    "kind": signal.kind,
+                    "object_type": signal.object_type,
+                    "received_at": now,
+                    "outcome": Outcome.FORGOTTEN.value,
+                    "workflow_id": None,
+                    "expires_at": now + DEDUPE_TTL,
+                }
+            )
+        return Outcome.FORGOTTEN
 
     def _open_workflow_from_mail(self, contact_id: int) -> Any | None:
         """An open workflow a Gmail reply opened for this contact (Gmail intake knows the

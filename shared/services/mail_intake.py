@@ -42,6 +42,7 @@ from shared.domain.mail import ParsedMessage, parse_message
 from shared.domain.outbound import is_our_message_id
 from shared.domain.routing import Route, RoutingContext, RoutingDecision, route
 from shared.domain.workflow import Source, WorkflowState, is_open
+from shared.services.suppressions import is_forgotten, suppression_ref
 from shared.services.voice import SAMPLES, TaskTarget, sample_id_for
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 MESSAGES = "gmail_messages"
 THREADS = "threads"
 WORKFLOWS = "workflows"
-SUPPRESSIONS = "suppressions"
 MAX_STORED_TEXT = 20_000
 # A message record is the dedupe key for Gmail's at-least-once history (a 404 resync reaches
 # back 30 days at most) and the thread's memory for drafting; Firestore's TTL policy on
@@ -239,6 +239,8 @@ class MailIntake:
         thread = thread_ref.get()
         thread_workflow = _field(thread, "workflow_id") if thread.exists else None
         decision = route(parsed, self._context(message, thread_workflow, False))
+        if self._about_forgotten(parsed, decision):
+            return self._record_forgotten(message)
         contact = self._lookup_contact(decision)
         if contact is not None:
             decision = route(parsed, self._context(message, thread_workflow, True))
@@ -277,6 +279,38 @@ class MailIntake:
         return Recorded(
             Outcome.RECORDED, plan.decision.route.value, plan.workflow_id, plan.draft_task
         )
+
+    def _about_forgotten(self, parsed: ParsedMessage, decision: RoutingDecision) -> bool:
+        """Mail from, or to, a person erased on request: we keep nothing of it."""
+        people = {decision.sender, decision.bounced_address}
+        if decision.route is Route.REP_SENT:
+            people |= {a.email for a in (*parsed.to, *parsed.cc)}
+        keys = [suppression_ref(self.store.db, p) for p in people if p]
+        return any(is_forgotten(snap) for snap in self.store.db.get_all(keys)) if keys else False
+
+    def _record_forgotten(self, message: FetchedMessage) -> Recorded:
+        """Once-only processing still needs the message's id; nothing else is written."""
+        from google.api_core.exceptions import AlreadyExists
+
+        now = _now()
+        try:
+            self.message_ref(message.mailbox, message.gmail_id).create(
+                {
+                    "mailbox": message.mailbox,
+                    "gmail_id": message.gmail_id,
+                    "recorded_at": now,
+                    "expires_at": now + MESSAGE_RETENTION,
+                    "route": "forgotten",
+                    "effects": {"done": True},
+                }
+            )
+        except AlreadyExists:
+            return Recorded(Outcome.DUPLICATE)
+        log.info(
+            "message about a forgotten person: not kept",
+            extra={"fields": {"mailbox": message.mailbox, "gmail_id": message.gmail_id}},
+        )
+        return Recorded(Outcome.RECORDED, "forgotten")
 
     # --- deciding (outside the transaction) ---------------------------------------------
     def _context(
@@ -733,13 +767,13 @@ class MailIntake:
         message: FetchedMessage,
         now: datetime,
     ) -> None:
-        """The address is never written to again; `suppressions/{email}` says why and when."""
+        """The address is never written to again; `suppressions/{hash}` says why and when
+        (and names nobody)."""
         writes.append(
             (
                 "set",
-                self.store.db.collection(SUPPRESSIONS).document(address),
+                suppression_ref(self.store.db, address),
                 {
-                    "email": address,
                     "active": True,
                     "updated_at": now,
                     kind: {

@@ -17,11 +17,22 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.domain.sending import BadFlags, Quotas, SendFlags, SendMode, change_flags
-from shared.errors import BadRequest
+from shared.domain.sending import (
+    MAX_OVERRIDE_HOURS,
+    BadFlags,
+    Override,
+    Quotas,
+    SendFlags,
+    SendMode,
+    active_overrides,
+    change_flags,
+    override_value,
+    with_quota_overrides,
+)
+from shared.errors import BadRequest, NotFound
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -74,8 +85,26 @@ class AuditLog:
         return [snap.to_dict() or {} for snap in query.stream()]
 
 
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("say why: a change needs a reason")
+    if len(reason) > 500:
+        raise BadRequest("reason: at most 500 characters")
+    return reason
+
+
 def _entry(kind: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": kind, "at": datetime.now(UTC), **fields}
+
+
+def read_overrides(
+    store: Store, transaction: Any = None, now: datetime | None = None
+) -> list[Override]:
+    """The overrides in force (they live in the flags document)."""
+    snap = store.db.collection(FLAGS).document(FLAGS_DOC).get(transaction=transaction)
+    stored = (snap.to_dict() or {}).get("overrides") if snap.exists else None
+    return active_overrides(stored, now or datetime.now(UTC))
 
 
 class FlagStore:
@@ -89,28 +118,106 @@ class FlagStore:
         return self.store.db.collection(FLAGS).document(FLAGS_DOC)
 
     def read(self, transaction: Any = None) -> SendFlags:
+        """The flags in force: the stored ones with the quota overrides that have not lapsed."""
         snap = self.ref.get(transaction=transaction)
-        return SendFlags.from_doc(snap.to_dict() if snap.exists else None, self.defaults)
+        data = snap.to_dict() if snap.exists else None
+        flags = SendFlags.from_doc(data, self.defaults)
+        overrides = active_overrides((data or {}).get("overrides"), datetime.now(UTC))
+        return with_quota_overrides(flags, overrides)
 
     def current(self) -> dict[str, Any]:
         snap = self.ref.get()
         data = snap.to_dict() or {} if snap.exists else {}
         flags = SendFlags.from_doc(data or None, self.defaults)
+        overrides = active_overrides(data.get("overrides"), datetime.now(UTC))
         return {
             **flags.to_doc(),
+            "overrides": [o.model_dump(mode="json") for o in overrides],
+            "quotas_in_force": with_quota_overrides(flags, overrides).quotas.model_dump(),
             "revision": int(data.get("revision") or 0),
             "updated_at": data.get("updated_at"),
             "updated_by": data.get("updated_by"),
         }
 
+    def overrides(self, transaction: Any = None, now: datetime | None = None) -> list[Override]:
+        return read_overrides(self.store, transaction, now)
+
+    def set_override(
+        self, target: str, value: Any, *, hours: Any, reason: str, who: str
+    ) -> dict[str, Any]:
+        """A temporary value for one quota or guardrail (OVERRIDE_TARGETS, or
+        `campaign.<id>.per_day` / `campaign.<id>.per_minute`) that lapses by itself after
+        `hours` (1 to 720). Needs a reason; audited. A later override of the same target
+        replaces the earlier one."""
+        reason = _reason(reason)
+        try:
+            checked = override_value(str(target), value)
+            duration = int(hours)
+        except BadFlags as exc:
+            raise BadRequest(str(exc)) from None
+        except (TypeError, ValueError):
+            raise BadRequest(f"hours: a whole number from 1 to {MAX_OVERRIDE_HOURS}") from None
+        if not 1 <= duration <= MAX_OVERRIDE_HOURS:
+            raise BadRequest(f"hours: a whole number from 1 to {MAX_OVERRIDE_HOURS}")
+        now = datetime.now(UTC)
+        override = Override(
+            id=uuid.uuid4().hex[:12],
+            target=str(target),
+            value=checked,
+            reason=reason,
+            by=who,
+            at=now,
+            expires_at=now + timedelta(hours=duration),
+        )
+
+        def apply(transaction: Any) -> None:
+            kept = [o for o in self.overrides(transaction, now) if o.target != override.target]
+            stored = [o.model_dump(mode="python") for o in (*kept, override)]
+            transaction.set(self.ref, {"overrides": stored}, merge=True)
+            self.audit.append(
+                transaction,
+                "override_set",
+                key=f"override-{override.id}",
+                who=who,
+                field=override.target,
+                new=checked,
+                reason=reason,
+                expires_at=override.expires_at,
+            )
+
+        self.store.run_transaction(apply)
+        return {"override": override.model_dump(mode="json"), "flags": self.current()}
+
+    def revoke_override(self, override_id: str, *, reason: str, who: str) -> dict[str, Any]:
+        """End an override early (audited). NotFound for an id that is not in force."""
+        reason = _reason(reason)
+        now = datetime.now(UTC)
+
+        def apply(transaction: Any) -> Override:
+            active = self.overrides(transaction, now)
+            gone = next((o for o in active if o.id == override_id), None)
+            if gone is None:
+                raise NotFound("no such override in force")
+            stored = [o.model_dump(mode="python") for o in active if o.id != override_id]
+            transaction.set(self.ref, {"overrides": stored}, merge=True)
+            self.audit.append(
+                transaction,
+                "override_revoked",
+                key=f"override-{override_id}-revoked",
+                who=who,
+                field=gone.target,
+                old=gone.value,
+                reason=reason,
+            )
+            return gone
+
+        revoked = self.store.run_transaction(apply)
+        return {"revoked": revoked.model_dump(mode="json"), "flags": self.current()}
+
     def change(self, patch: Mapping[str, Any], *, who: str, reason: str) -> dict[str, Any]:
         """Apply `patch`, audited field by field. A change needs a reason; no-op changes write
         nothing."""
-        reason = (reason or "").strip()
-        if not reason:
-            raise BadRequest("say why: a flag change needs a reason")
-        if len(reason) > 500:
-            raise BadRequest("reason: at most 500 characters")
+        reason = _reason(reason)
 
         def apply(transaction: Any) -> list[Any]:
             snap = self.ref.get(transaction=transaction)
@@ -126,7 +233,13 @@ class FlagStore:
             now = datetime.now(UTC)
             transaction.set(
                 self.ref,
-                {**updated.to_doc(), "revision": revision, "updated_at": now, "updated_by": who},
+                {
+                    **updated.to_doc(),
+                    "overrides": data.get("overrides") or [],
+                    "revision": revision,
+                    "updated_at": now,
+                    "updated_by": who,
+                },
             )
             for change in changes:
                 self.audit.append(

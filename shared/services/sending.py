@@ -52,6 +52,7 @@ from shared.errors import (
     PermanentExternalError,
     TransientError,
 )
+from shared.services.suppressions import is_suppressed
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -63,7 +64,6 @@ log = logging.getLogger(__name__)
 WORKFLOWS = "workflows"
 COUNTERS = "send_counters"
 COUNTER_RETENTION = timedelta(days=35)  # a closed window's counter stays readable a month
-SUPPRESSIONS = "suppressions"
 
 
 def _now() -> datetime:
@@ -392,8 +392,7 @@ class SendService:
     def _suppressed(self, address: str) -> bool:
         if not address:
             return False
-        snap = self.store.db.collection(SUPPRESSIONS).document(address.lower()).get()
-        return bool(snap.exists and (snap.to_dict() or {}).get("active"))
+        return is_suppressed(self.store.db, address)
 
     def _unsubscribed(self, workflow: dict[str, Any]) -> bool:
         if self._left_subscription(workflow):

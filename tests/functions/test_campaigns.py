@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from devstack import seed
+from shared.services.suppressions import suppression_ref
 from tests.functions.team_support import REP, Team
 
 pytestmark = pytest.mark.stack
@@ -100,7 +101,7 @@ def _seed_segment(team: Team, size: int, first_id: int = 50_000) -> Segment:
             properties["hs_email_optout"] = "true"
             reason = "unsubscribed"
         elif index % 50 == 2:
-            db.collection("suppressions").document(email).set({"active": True, "reason": "bounce"})
+            suppression_ref(db, email).set({"active": True, "reason": "bounce"})
             reason = "suppressed"
         elif index % 50 == 10:
             db.collection("workflows").document(f"open-{contact_id}").set(
@@ -332,7 +333,7 @@ def test_replies_count_per_campaign_and_an_unsubscribe_suppresses_everywhere(tea
     team.mail.inbound(interested, "Re: Northwind", "Sounds interesting, tell me more please.")
     team.mail.inbound(leaving, "Re: Northwind", "Please unsubscribe me from these emails.")
     assert team.mail.push().status_code == 200
-    assert _wait(lambda: team.db.collection("suppressions").document(leaving).get().exists, 30)
+    assert _wait(lambda: suppression_ref(team.db, leaving).get().exists, 30)
 
     outcomes = OperatorApi(SendWiring(Runtime(get_settings()))).campaign_outcomes()
     (row,) = outcomes["campaigns"]

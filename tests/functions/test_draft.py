@@ -13,6 +13,7 @@ import requests
 
 from devstack import seed
 from devstack.stack import TASKS_INVOKER
+from shared.services.suppressions import suppression_ref
 from tests.functions.team_support import Team
 
 pytestmark = pytest.mark.stack
@@ -109,9 +110,7 @@ def test_a_reply_gets_an_in_thread_draft_and_a_rep_edit_survives(lead):
 
 
 def test_an_unsubscribed_contact_gets_no_draft(lead):
-    lead.db.collection("suppressions").document(DANA.email).set(
-        {"email": DANA.email, "active": True, "unsubscribe": {"at": "earlier"}}
-    )
+    suppression_ref(lead.db, DANA.email).set({"active": True, "unsubscribe": {"at": "earlier"}})
     workflow_id = lead.lead()
 
     workflow = lead.drafted(workflow_id)

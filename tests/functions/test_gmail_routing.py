@@ -11,6 +11,7 @@ import pytest
 from devstack import seed
 from shared.adapters.secrets import SecretStore
 from shared.domain.outbound import make_message_id
+from shared.services.suppressions import suppression_ref
 from tests.conftest import ROOT, serve_function
 from tests.functions.gmail_support import (
     DANA,
@@ -108,7 +109,7 @@ def test_a_bounce_marks_the_address_bad_and_blocks_its_workflow(mail):
     mail.gmail.deliver(REP, dsn)
     assert mail.push().status_code == 200
 
-    suppression = mail.db.collection("suppressions").document(DANA.email).get().to_dict()
+    suppression = suppression_ref(mail.db, DANA.email).get().to_dict()
     assert suppression["active"] is True
     assert suppression["bounce"]["status"] == "5.1.1"
     workflow = mail.workflows()[workflow_id]
@@ -128,7 +129,7 @@ def test_an_unsubscribe_request_stops_everything_for_that_contact(mail):
     )
     assert mail.push().status_code == 200
 
-    suppression = mail.db.collection("suppressions").document(DANA.email).get().to_dict()
+    suppression = suppression_ref(mail.db, DANA.email).get().to_dict()
     assert suppression["unsubscribe"]["contact_id"] == DANA.contact_id
     workflow = mail.workflows()[workflow_id]
     assert workflow["state"] == "closed"

@@ -128,3 +128,61 @@ def test_a_refused_mailbox_is_marked_and_the_others_still_get_their_upkeep(mail)
     assert "authorization" in li["attention"]["reason"]
     assert "1//revoked" not in str(li)
     assert run(mail).json()["attention"] == [LI]
+
+
+def test_texts_past_their_retention_go_and_the_records_stay(mail):
+    """Message text after 90 days, a sample's full text after 365, an idle workflow's bodies
+    after 180 (the settings' defaults); younger ones are left alone, and a second run changes
+    nothing."""
+    db = mail.db
+    now = datetime.now(UTC)
+    db.collection("gmail_messages").document("old-msg").set(
+        {"recorded_at": now - timedelta(days=91), "new_text": "my budget is 40k", "route": "x"}
+    )
+    db.collection("gmail_messages").document("new-msg").set(
+        {"recorded_at": now - timedelta(days=89), "new_text": "still fresh", "route": "x"}
+    )
+    db.collection("training_samples").document("old-sample").set(
+        {"created_at": now - timedelta(days=400), "content": "a long talk", "chunks": 3}
+    )
+    workflow = {
+        "state": "waiting_reply",
+        "draft": {"subject": "Hi", "body": "Hi Dana", "gate": {"verdict": "ready"}},
+        "sends": [{"seq": 1, "body": "Hi Dana", "gmail_id": "g1"}],
+    }
+    db.collection("workflows").document("wf-idle").set(
+        {**workflow, "updated_at": now - timedelta(days=181)}
+    )
+    db.collection("workflows").document("wf-busy").set(
+        {**workflow, "updated_at": now - timedelta(days=2)}
+    )
+
+    first = run(mail)
+
+    assert first.status_code == 200, first.text
+    assert first.json()["retention"] == {
+        "message_text": 1,
+        "sample_text": 1,
+        "workflow_bodies": 1,
+    }
+    old = db.collection("gmail_messages").document("old-msg").get().to_dict()
+    assert old["new_text"] is None
+    assert old["route"] == "x"
+    assert db.collection("gmail_messages").document("new-msg").get().get("new_text")
+    sample = db.collection("training_samples").document("old-sample").get().to_dict()
+    assert sample["content"] is None
+    assert sample["chunks"] == 3
+    idle = db.collection("workflows").document("wf-idle").get().to_dict()
+    assert idle["draft"]["body"] is None
+    assert idle["draft"]["gate"] == {"verdict": "ready"}
+    assert idle["sends"] == [{"seq": 1, "gmail_id": "g1"}]
+    assert idle["state"] == "waiting_reply"
+    assert db.collection("workflows").document("wf-busy").get().to_dict() == {
+        **workflow,
+        "updated_at": db.collection("workflows").document("wf-busy").get().get("updated_at"),
+    }
+    assert run(mail).json()["retention"] == {
+        "message_text": 0,
+        "sample_text": 0,
+        "workflow_bodies": 0,
+    }
