@@ -109,3 +109,28 @@ def test_guardrail_overrides_change_the_gate_policy_and_nothing_else():
     assert raised.employee_range == (None, None)
     assert raised.blocked_industries == frozenset({"RETAIL"})
     assert raised.internal_domains == plain.internal_domains
+
+
+def test_a_campaign_limit_override_raises_that_campaign_only():
+    from shared.services.campaigns import CampaignService
+    from tests.unit.test_campaigns import make_campaign
+
+    campaign = make_campaign(
+        limits={"per_minute": 6, "per_day": 10},
+        schedule={
+            "time_zone": "UTC",
+            "days": [0, 1, 2, 3, 4, 5, 6],
+            "start_hour": 0,
+            "end_hour": 24,
+        },
+    )
+    in_force: dict = {}
+    service = CampaignService(None, None, None, None, overrides=lambda: in_force)  # type: ignore[arg-type]
+    data = {"dispatched": {NOW.date().isoformat(): 10}}  # today's 10 are out
+
+    assert service._budget(campaign, data, NOW)[0] == 0  # waits for tomorrow
+    in_force["campaign.other-campaign.per_day"] = 500
+    assert service._budget(campaign, data, NOW)[0] == 0
+    in_force[f"campaign.{campaign.id}.per_day"] = 30
+    in_force[f"campaign.{campaign.id}.per_minute"] = 12
+    assert service._budget(campaign, data, NOW)[0] == 12
