@@ -277,6 +277,17 @@ class Settings(BaseSettings):
     guardrail_max_employees: int | None = Field(
         None, ge=0, description="Largest company size written to (employees)."
     )
+    llm_daily_budget_usd: float = Field(
+        20.0,
+        ge=0,
+        description="LLM spend a day (UTC) above which an alert fires (drafting goes on).",
+    )
+    llm_usd_per_1k_prompt: float = Field(
+        0.0004, ge=0, description="USD per 1,000 prompt tokens (the models' list price)."
+    )
+    llm_usd_per_1k_completion: float = Field(
+        0.0016, ge=0, description="USD per 1,000 completion tokens (the models' list price)."
+    )
     retention_message_text_days: int = Field(
         90,
         ge=1,

@@ -1,7 +1,9 @@
 """Structured logs in Cloud Logging's shape: one JSON object a line on stdout.
 
 Each line carries `severity`, `message`, the request's trace (from `X-Cloud-Trace-Context` or
-`traceparent`) as `logging.googleapis.com/trace`, and the workflow id when one is bound.
+`traceparent`) as `logging.googleapis.com/trace`, and the workflow id when one is bound. Inside
+`workflow_scope(id)` the trace is the workflow's own (`workflow_trace`), and Cloud Tasks for a
+workflow carry it as their trace header, so every line of one workflow shares id and trace.
 Never log a token or a whole email body: pass ids and counts in `extra={"fields": {...}}`.
 """
 
@@ -133,3 +135,36 @@ def bound(**fields: Any) -> Iterator[None]:
 
 def current_trace() -> str | None:
     return _trace.get()
+
+
+def workflow_trace(workflow_id: str) -> str:
+    """The trace id every step of one workflow shares (32 hex digits, derived from its id), so
+    Logs Explorer shows a workflow's whole life, across functions and days, as one trace."""
+    import hashlib
+
+    return hashlib.sha256(f"workflow:{workflow_id}".encode()).hexdigest()[:32]
+
+
+def trace_header(workflow_id: str) -> dict[str, str]:
+    """The header a Cloud Task carries so its request joins the workflow's trace (Cloud Run
+    logs the request under it, and `request_context` binds it to our lines)."""
+    return {"X-Cloud-Trace-Context": f"{workflow_trace(workflow_id)}/1;o=1"}
+
+
+@contextmanager
+def workflow_scope(workflow_id: str | None) -> Iterator[None]:
+    """Lines written inside carry `workflow_id` and the workflow's trace (the request's own
+    trace stays as `request_trace`)."""
+    if not workflow_id:
+        yield
+        return
+    request_trace = _trace.get()
+    extra: dict[str, Any] = {"workflow_id": workflow_id}
+    if request_trace and request_trace != workflow_trace(workflow_id):
+        extra["request_trace"] = request_trace
+    tokens = (_trace.set(workflow_trace(workflow_id)), _fields.set({**_fields.get(), **extra}))
+    try:
+        yield
+    finally:
+        _trace.reset(tokens[0])
+        _fields.reset(tokens[1])

@@ -33,6 +33,7 @@ def error_response(exc: AppError) -> tuple[dict[str, Any], int]:
 def entrypoint(function_name: str, settings: Settings) -> Callable[[Handler], Handler]:
     """Wrap a function's handler: JSON logs with the trace, `GET /health`, AppError → HTTP."""
     configure_logging(settings.gcp_project, settings.log_level)
+    errors = LastError(function_name, settings)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -50,14 +51,54 @@ def entrypoint(function_name: str, settings: Settings) -> Callable[[Handler], Ha
                         exc.public_message,
                         extra={"fields": {"status": exc.http_status, "detail": exc.detail}},
                     )
+                    if exc.http_status >= 500:
+                        errors.remember(exc.public_message, exc.http_status)
                     return error_response(exc)
-                except Exception:
+                except Exception as exc:
                     log.exception("unexpected failure")
+                    errors.remember(f"unexpected {type(exc).__name__}", 500)
                     return json_response({"error": "internal error"}, 500)
 
         return wrapper
 
     return decorate
+
+
+class LastError:
+    """The function's last failure (a 5xx) in `health/{function}`, for the health report: what
+    went wrong and when, never a secret (the public message only). At most one write per
+    instance every 10 seconds, so an error storm cannot turn into a write storm; a failure to
+    record is only logged."""
+
+    INTERVAL = 10.0
+
+    def __init__(self, function_name: str, settings: Settings) -> None:
+        self.function_name = function_name
+        self.settings = settings
+        self._last = 0.0
+        self._store: Any = None
+
+    def remember(self, message: str, status: int) -> None:
+        import time
+        from datetime import UTC, datetime
+
+        if time.monotonic() - self._last < self.INTERVAL:
+            return
+        self._last = time.monotonic()
+        try:
+            if self._store is None:
+                from shared.adapters.store import Store
+
+                self._store = Store.from_settings(self.settings)
+            self._store.db.collection("health").document(self.function_name).set(
+                {
+                    "function": self.function_name,
+                    "last_error": {"at": datetime.now(UTC), "message": message, "status": status},
+                },
+                merge=True,
+            )
+        except Exception as exc:  # the answer to the caller matters more than the record
+            log.warning("last error not recorded: %s", type(exc).__name__)
 
 
 def verify_task_caller(

@@ -18,6 +18,27 @@ resource "google_firestore_database" "main" {
   depends_on = [google_project_service.api]
 }
 
+# --- backups ----------------------------------------------------------------------------------
+# Point-in-time recovery (above) reaches back 7 days to the minute; the schedules keep daily
+# backups `backup_retention_days` and weekly ones 8 weeks. A restore makes a new database
+# (docs/runbooks/restore-from-backup.md); `make restore-drill` rehearses it locally.
+
+resource "google_firestore_backup_schedule" "daily" {
+  database  = google_firestore_database.main.name
+  retention = "${var.backup_retention_days * 86400}s"
+
+  daily_recurrence {}
+}
+
+resource "google_firestore_backup_schedule" "weekly" {
+  database  = google_firestore_database.main.name
+  retention = "${8 * 7 * 86400}s"
+
+  weekly_recurrence {
+    day = "SUNDAY"
+  }
+}
+
 # --- composite indexes -----------------------------------------------------------------------
 
 # Audit trail filtered by kind, newest first (flags page), and since a moment (outcomes).

@@ -215,6 +215,7 @@ locals {
     NURTURE_WORKING_DAYS        = join(",", [for d in var.nurture_working_days : tostring(d)])
     ASSET_LINK_ALLOW_LIST       = join(",", var.asset_link_allow_list)
     EMBEDDING_DIMENSIONS        = tostring(var.embedding_dimensions)
+    LLM_DAILY_BUDGET_USD        = tostring(var.llm_daily_budget_usd)
     # numpy's BLAS would start a thread per core for the small embedding matmuls
     OPENBLAS_NUM_THREADS = "1"
   }

@@ -239,3 +239,65 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "alert_email" {
+  description = "Where alerts go (an email notification channel); empty: alerts show in Cloud Monitoring only."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_email == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an email address or empty."
+  }
+}
+
+variable "alert_error_ratio" {
+  description = "Share of a function's requests answered 5xx (over 5 minutes) that alerts."
+  type        = number
+  default     = 0.05
+}
+
+variable "queue_depth_alert" {
+  description = "Tasks waiting in each queue (for 15 minutes) that alert. Follow-ups wait in draft for days."
+  type        = map(number)
+  default = {
+    campaign = 50
+    draft    = 2000
+    send     = 500
+    voice    = 1000
+  }
+
+  validation {
+    condition     = alltrue([for q in ["campaign", "draft", "send", "voice"] : contains(keys(var.queue_depth_alert), q)])
+    error_message = "queue_depth_alert needs campaign, draft, send and voice."
+  }
+}
+
+variable "queue_late_alert_seconds" {
+  description = "A queue whose tasks (99th percentile) run this much after their scheduled time alerts."
+  type        = number
+  default     = 600
+}
+
+variable "llm_daily_budget_usd" {
+  description = "LLM spend a day (UTC) above which an alert fires; drafting goes on."
+  type        = number
+  default     = 20
+}
+
+variable "runbook_repository" {
+  description = "owner/name of the repository whose docs/runbooks the alerts link to."
+  type        = string
+  default     = "your-org/sales-agent"
+}
+
+variable "backup_retention_days" {
+  description = "How long the daily Firestore backups are kept (the weekly ones: 8 weeks)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 98
+    error_message = "backup_retention_days must be 1 to 98 (Firestore keeps backups at most 14 weeks)."
+  }
+}

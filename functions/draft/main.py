@@ -16,6 +16,7 @@ import functions_framework
 
 from shared.config import load_settings
 from shared.errors import BadRequest
+from shared.logs import workflow_scope
 from shared.runtime import Runtime
 from shared.services.draft_wiring import DraftWiring
 from shared.web import entrypoint, read_body, verify_task_caller
@@ -44,11 +45,12 @@ def draft(request: flask.Request) -> Any:
         step = int(body["nurture_step"]) if body.get("nurture_step") is not None else None
     except (ValueError, KeyError, TypeError):
         raise BadRequest('body must be {"workflow_id", "version", "nurture_step"?}') from None
-    if step is not None:
-        if step < 1:
-            raise BadRequest("nurture_step counts from 1")
-        return {"status": WIRING.service.run_nurture(workflow_id, version, step)}
-    return {"status": WIRING.service.run(workflow_id, version)}
+    if step is not None and step < 1:
+        raise BadRequest("nurture_step counts from 1")
+    with workflow_scope(workflow_id):
+        if step is not None:
+            return {"status": WIRING.service.run_nurture(workflow_id, version, step)}
+        return {"status": WIRING.service.run(workflow_id, version)}
 
 
 def _campaign_step(body: dict[str, Any]) -> Any:

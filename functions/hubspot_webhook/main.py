@@ -2,7 +2,9 @@
 
 HubSpot's front door: verifies the signature on the raw body, records each event once, opens
 one workflow per lead and enqueues its `draft` task. Answers within a second; every HubSpot
-lookup happens later, in the draft task. Imports nothing of the LLM, PDF or Drive libraries.
+lookup happens later, in the draft task. A signed delivery with `X-Sales-Agent-Dry-Run: true`
+(the post-deploy smoke check) is verified and parsed, and nothing is written. Imports nothing
+of the LLM, PDF or Drive libraries.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from shared.config import load_settings
 from shared.domain.hubspot_events import (
     MAX_BODY_BYTES,
     MalformedBody,
+    SignatureProblem,
     StartPolicy,
     check_signature,
     parse_webhook,
@@ -36,6 +39,7 @@ POLICY = StartPolicy(
     lifecycle_stages=frozenset(SETTINGS.hubspot_start_lifecycle_stages),
 )
 log = logging.getLogger("sales_agent.hubspot_webhook")
+DRY_RUN_HEADER = "X-Sales-Agent-Dry-Run"
 
 
 @cache
@@ -59,6 +63,32 @@ def _client_secret() -> str:
     return secret
 
 
+_REREAD_EVERY = 30.0  # seconds: bad signatures must not turn into Secret Manager reads
+_last_reread = [0.0]
+
+
+def _may_reread_secret() -> bool:
+    now = time.monotonic()
+    if now - _last_reread[0] < _REREAD_EVERY:
+        return False
+    _last_reread[0] = now
+    return True
+
+
+def _signature_problem(request: flask.Request, body: bytes) -> SignatureProblem | None:
+    return check_signature(
+        secret=_client_secret(),
+        method=request.method,
+        uri=_public_uri(request),
+        body=body,
+        headers=dict(request.headers),
+        now_ms=int(time.time() * 1000),
+        max_age_ms=SETTINGS.hubspot_signature_max_age_seconds * 1000,
+        max_future_ms=SETTINGS.hubspot_signature_future_skew_seconds * 1000,
+        accept_legacy=SETTINGS.hubspot_accept_legacy_signatures,
+    )
+
+
 def _public_uri(request: flask.Request) -> str:
     query = request.query_string.decode("latin-1")
     return SETTINGS.hubspot_webhook_url + (f"?{query}" if query else "")
@@ -70,24 +100,28 @@ def hubspot_webhook(request: flask.Request) -> Any:
     if request.method != "POST":
         raise BadRequest("use POST")
     body = read_body(request, MAX_BODY_BYTES)
-    secret = _client_secret()
-    problem = check_signature(
-        secret=secret,
-        method=request.method,
-        uri=_public_uri(request),
-        body=body,
-        headers=dict(request.headers),
-        now_ms=int(time.time() * 1000),
-        max_age_ms=SETTINGS.hubspot_signature_max_age_seconds * 1000,
-        max_future_ms=SETTINGS.hubspot_signature_future_skew_seconds * 1000,
-        accept_legacy=SETTINGS.hubspot_accept_legacy_signatures,
-    )
+    problem = _signature_problem(request, body)
+    if problem is SignatureProblem.MISMATCH and _may_reread_secret():
+        # The secret may have been rotated since this instance cached it: read it once more
+        # rather than refuse HubSpot's deliveries (form webhooks are not retried) until the
+        # cache expires.
+        RUNTIME.secrets.forget(SETTINGS.hubspot_client_secret_id)
+        problem = _signature_problem(request, body)
     if problem is not None:
         raise Unauthorized(f"invalid signature: {problem.value}")
     try:
         batch = parse_webhook(body, POLICY)
     except MalformedBody as exc:
         raise BadRequest(str(exc)) from None
+    if request.headers.get(DRY_RUN_HEADER, "").lower() == "true":
+        # The smoke check's probe: signature and body are checked as for HubSpot's own
+        # deliveries; nothing is recorded, opened or queued.
+        return {
+            "dry_run": True,
+            "received": len(batch.signals) + len(batch.rejected),
+            "rejected": len(batch.rejected),
+            "would_start": sum(1 for s in batch.signals if s.trigger is not None),
+        }
     for rejected in batch.rejected:
         log.warning(
             "event rejected",

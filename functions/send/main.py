@@ -19,6 +19,7 @@ import functions_framework
 
 from shared.config import load_settings
 from shared.errors import BadRequest
+from shared.logs import workflow_scope
 from shared.runtime import Runtime
 from shared.services.send_wiring import SendWiring
 from shared.web import entrypoint, read_body, verify_task_caller
@@ -40,12 +41,13 @@ def send(request: flask.Request) -> Any:
         body = json.loads(read_body(request, 16 * 1024) or b"{}")
         if isinstance(body, dict) and body.get("gmail_id"):
             # The rep sent our draft from Gmail: record it like ours (from the Gmail intake).
-            return WIRING.service.record_from_gmail(
-                str(body["workflow_id"]),
-                int(body["version"]),
-                str(body["gmail_id"]),
-                str(body["thread_id"]) if body.get("thread_id") else None,
-            )
+            with workflow_scope(str(body["workflow_id"])):
+                return WIRING.service.record_from_gmail(
+                    str(body["workflow_id"]),
+                    int(body["version"]),
+                    str(body["gmail_id"]),
+                    str(body["thread_id"]) if body.get("thread_id") else None,
+                )
         workflow_id = str(body["workflow_id"])
         version = int(body["version"])
         approved_hash = str(body["hash"])
@@ -54,4 +56,5 @@ def send(request: flask.Request) -> Any:
         raise BadRequest('body must be {"workflow_id", "version", "hash", "seq"}') from None
     if not _HASH.fullmatch(approved_hash) or version < 1 or seq < 1:
         raise BadRequest("hash, version or seq out of shape")
-    return WIRING.service.run(workflow_id, version, approved_hash, seq)
+    with workflow_scope(workflow_id):
+        return WIRING.service.run(workflow_id, version, approved_hash, seq)

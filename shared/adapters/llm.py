@@ -127,6 +127,7 @@ class OpenAIIntentClassifier(OpenAIModel):
             )
         except (openai.OpenAIError, TimeoutError, ConnectionError) as exc:
             return self._unavailable(new_text, subject, type(exc).__name__)
+        self.spent(completion)
         problem, content = _content_of(completion)
         if problem is not None:
             return self._unusable(new_text, subject, problem)

@@ -85,12 +85,7 @@ class DraftWriter(OpenAIModel):
             ) from None
         except openai.OpenAIError as exc:
             raise TransientError(f"openai: {type(exc).__name__}") from None
-        usage = completion.usage
-        prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
-        completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
-        cost = (
-            prompt_tokens * self.usd_per_1k_prompt + completion_tokens * self.usd_per_1k_completion
-        ) / 1000
+        prompt_tokens, completion_tokens, cost = self.spent(completion)
         spent = Usage(prompt_tokens, completion_tokens, self.model, round(cost, 6))
         choice = completion.choices[0] if completion.choices else None
         if choice is None:

@@ -72,6 +72,7 @@ class StyleGuideWriter(OpenAIModel):
         except openai.OpenAIError as exc:
             log.warning("style guide: LLM unavailable (%s)", type(exc).__name__)
             return None
+        self.spent(completion)
         choice = completion.choices[0] if completion.choices else None
         content = choice.message.content if choice is not None else None
         try:

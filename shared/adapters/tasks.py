@@ -43,6 +43,15 @@ class Enqueued:
     created: bool  # False when a task of that name already existed (a duplicate enqueue)
 
 
+@dataclass(frozen=True)
+class Backlog:
+    queue: str
+    waiting: int
+    overdue: int
+    oldest_due: datetime | None
+    complete: bool  # False when the count stopped at the limit
+
+
 class TaskQueue:
     """Enqueue HTTP tasks with JSON bodies, deterministic names and OIDC tokens."""
 
@@ -107,6 +116,10 @@ class TaskQueue:
         from google.protobuf import timestamp_pb2
 
         full_name = f"{self.queue_path(queue)}/tasks/{name}"
+        if payload.get("workflow_id"):
+            from shared.logs import trace_header
+
+            headers = {**trace_header(str(payload["workflow_id"])), **(headers or {})}
         task = tasks_v2.Task(
             name=full_name,
             http_request=tasks_v2.HttpRequest(
@@ -149,3 +162,27 @@ class TaskQueue:
         except exceptions.NotFound:
             return False
         return True
+
+    def backlog(self, queue: str, *, late_after: float = 600.0, limit: int = 5_000) -> Backlog:
+        """How many tasks wait in `queue`, how many are overdue (due more than `late_after`
+        seconds ago: the queue is not keeping up), and the oldest due time. Reads at most
+        `limit` tasks (a small team's queues hold far fewer)."""
+        from datetime import UTC, timedelta
+
+        from google.cloud import tasks_v2
+
+        now = datetime.now(UTC)
+        waiting = overdue = 0
+        oldest: datetime | None = None
+        request = tasks_v2.ListTasksRequest(parent=self.queue_path(queue), page_size=1000)
+        for task in self.client.list_tasks(request=request):
+            waiting += 1
+            due = task.schedule_time
+            if due is not None:
+                due = due.replace(tzinfo=UTC) if due.tzinfo is None else due
+                oldest = due if oldest is None or due < oldest else oldest
+                if due < now - timedelta(seconds=late_after):
+                    overdue += 1
+            if waiting >= limit:
+                break
+        return Backlog(queue, waiting, overdue, oldest, complete=waiting < limit)

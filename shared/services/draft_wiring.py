@@ -186,9 +186,13 @@ class DraftWiring:
             return None
         if not key:
             return None
-        return DraftWriter(
+        from shared.services.llm_spend import usage_hook
+
+        writer = DraftWriter(
             key, base_url=self.settings.openai_base_url, model=self.settings.openai_draft_model
-        )
+        ).priced(self.settings.llm_usd_per_1k_prompt, self.settings.llm_usd_per_1k_completion)
+        writer.on_usage = usage_hook(self.runtime, "draft")
+        return writer
 
     @cached_property
     def campaigns(self) -> CampaignService:

@@ -32,6 +32,7 @@ from shared.adapters.store import Store
 from shared.adapters.tasks import TaskQueue, task_id
 from shared.domain.hubspot_events import Signal, Trigger
 from shared.domain.workflow import Source, WorkflowState, is_open
+from shared.logs import workflow_scope
 from shared.services.suppressions import contact_suppression_ref, is_forgotten, suppression_ref
 
 log = logging.getLogger(__name__)
@@ -332,7 +333,8 @@ class HubSpotIntake:
             {"workflow_id": workflow_id, "version": version},
             audience=self.draft.url,
         )
-        log.info("draft task queued", extra={"fields": {"workflow_id": workflow_id}})
+        with workflow_scope(workflow_id):
+            log.info("draft task queued")
 
     def _repair_draft_task(self, workflow_id: str) -> None:
         """A redelivered event whose workflow still waits for its first draft: queue it again

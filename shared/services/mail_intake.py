@@ -42,6 +42,7 @@ from shared.domain.mail import ParsedMessage, parse_message
 from shared.domain.outbound import is_our_message_id
 from shared.domain.routing import Route, RoutingContext, RoutingDecision, route
 from shared.domain.workflow import Source, WorkflowState, is_open
+from shared.logs import workflow_scope
 from shared.services.suppressions import is_forgotten, suppression_ref
 from shared.services.voice import SAMPLES, TaskTarget, sample_id_for
 
@@ -264,18 +265,18 @@ class MailIntake:
                 plan.send_payload,
             )
             self.message_ref(message.mailbox, message.gmail_id).update({"effects.done": True})
-        log.info(
-            "message routed",
-            extra={
-                "fields": {
-                    "mailbox": message.mailbox,
-                    "gmail_id": message.gmail_id,
-                    "route": plan.decision.route.value,
-                    "workflow_id": plan.workflow_id,
-                    "changes": plan.changes,
-                }
-            },
-        )
+        with workflow_scope(plan.workflow_id):
+            log.info(
+                "message routed",
+                extra={
+                    "fields": {
+                        "mailbox": message.mailbox,
+                        "gmail_id": message.gmail_id,
+                        "route": plan.decision.route.value,
+                        "changes": plan.changes,
+                    }
+                },
+            )
         return Recorded(
             Outcome.RECORDED, plan.decision.route.value, plan.workflow_id, plan.draft_task
         )

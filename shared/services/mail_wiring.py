@@ -11,7 +11,7 @@ import threading
 import time
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.domain.intent import IntentResult
 from shared.errors import ConfigError, PermanentExternalError
@@ -112,7 +112,9 @@ class _LazyIntent:
             if self._reader is None or stale:
                 from shared.adapters.llm import intent_classifier
 
-                self._reader = intent_classifier(self.runtime.settings, self.runtime.secrets)
+                self._reader = _metered(
+                    intent_classifier(self.runtime.settings, self.runtime.secrets), self.runtime
+                )
                 self._chosen_at = time.monotonic()
             reader = self._reader
         return reader.classify(new_text, subject)
@@ -176,3 +178,15 @@ class GmailServices:
         from shared.services.resume import Resumer
 
         return Resumer.for_runtime(self.runtime).resume(mailbox)
+
+
+def _metered(reader: Any, runtime: Runtime) -> Any:
+    """The intent reader with its LLM calls counted in the day's spend (rules cost nothing)."""
+    from shared.adapters.openai_account import OpenAIModel
+    from shared.services.llm_spend import usage_hook
+
+    if isinstance(reader, OpenAIModel):
+        settings = runtime.settings
+        reader.priced(settings.llm_usd_per_1k_prompt, settings.llm_usd_per_1k_completion)
+        reader.on_usage = usage_hook(runtime, "intent")
+    return reader

@@ -252,6 +252,7 @@ class Mailboxes:
             email = snap.id
             if data.get("status") in (MailboxStatus.DISCONNECTED, MailboxStatus.NEEDS_ATTENTION):
                 report.attention.append(email)  # only reconnecting can fix it
+                _event("mailbox_disconnected", email, status=str(data.get("status")))
                 continue
             try:
                 self._maintain(email, data, report)
@@ -285,6 +286,7 @@ class Mailboxes:
         if expires is not None and expires <= now and watch.get("status") != "lapsed":
             report.lapsed.append(email)
             self._ref(email).update({"watch.status": "lapsed", "watch.lapsed_at": now})
+            _event("mailbox_watch_lapsed", email)
         renewed = watch.get("renewed_at")
         if self.topic and (renewed is None or now - renewed >= self.renew_after):
             self._renew(email, self.access.fresh_gmail(email, data), now)
@@ -299,6 +301,19 @@ class Mailboxes:
                 report.failed[email] = result.detail or "needs attention"
             else:
                 report.polled.append(email)
+        current = self._ref(email).get().to_dict() or {}
+        synced = current.get("last_sync_at") or current.get("connected_at")
+        if synced is not None and now - synced >= 2 * self.poll_after:
+            _event("mailbox_not_syncing", email, last_sync_at=synced)
+
+
+def _event(name: str, mailbox: str, **fields: Any) -> None:
+    """A structured log line Cloud Monitoring counts (terraform/monitoring.tf alerts on it)."""
+    log.warning(
+        "mailbox needs attention: %s",
+        name,
+        extra={"fields": {"event": name, "mailbox": mailbox, **fields}},
+    )
 
 
 class FreshClient:

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 WORKFLOWS = "workflows"
 COUNTERS = "send_counters"
+KILL_SWITCH_REASON = "the kill switch is on"
 COUNTER_RETENTION = timedelta(days=35)  # a closed window's counter stays readable a month
 
 
@@ -150,7 +151,18 @@ class SendService:
             raise TransientError("another attempt holds this send; retry later")
         if claim.outcome == "deferred" and claim.deferred_until is not None:
             self._enqueue_send(workflow_id, version, approved_hash, seq, claim.deferred_until)
+            log.warning(
+                "send deferred: a quota window is full",
+                extra={"fields": {"event": "send_deferred_quota", "workflow_id": workflow_id}},
+            )
             return {"status": "deferred", "until": claim.deferred_until.isoformat()}
+        if claim.outcome == "suppressed" and claim.reason == KILL_SWITCH_REASON:
+            log.warning(
+                "send held by the kill switch",
+                extra={
+                    "fields": {"event": "send_suppressed_kill_switch", "workflow_id": workflow_id}
+                },
+            )
         if claim.outcome == "sent":
             self._after_send(workflow_id, claim.workflow)
             return {"status": "sent", "already": True}
@@ -855,7 +867,7 @@ class SendService:
 
 def _suppressing(flags: SendFlags) -> str | None:
     if flags.kill_switch:
-        return "the kill switch is on"
+        return KILL_SWITCH_REASON
     if flags.mode is not SendMode.SEND_ALLOWED:
         return f"send mode is {flags.mode.value}"
     return None

@@ -56,8 +56,15 @@ class VoiceWiring:
 
     def guide_writer(self) -> GuideWriter | None:
         from shared.adapters.llm_voice import style_guide_writer
+        from shared.services.llm_spend import usage_hook
 
-        return style_guide_writer(self.settings, self.runtime.secrets)
+        writer = style_guide_writer(self.settings, self.runtime.secrets)
+        if writer is not None:
+            writer.priced(
+                self.settings.llm_usd_per_1k_prompt, self.settings.llm_usd_per_1k_completion
+            )
+            writer.on_usage = usage_hook(self.runtime, "voice_guide")
+        return writer
 
     @cached_property
     def access(self) -> Any:

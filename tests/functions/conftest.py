@@ -99,3 +99,34 @@ def page(chromium, team):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# --- what the functions log, as Cloud Logging would receive it -------------------------------
+@pytest.fixture
+def cloud_logs(stack):
+    """Every log line the in-process functions write during the test, formatted by our JSON
+    formatter at the moment it is written (so the trace and bound fields are the live ones),
+    parsed back into dicts."""
+    import json
+    import logging
+
+    from shared.logs import CloudJsonFormatter
+
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect(level=logging.INFO)
+    handler.setFormatter(CloudJsonFormatter(stack.project))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield lambda: [json.loads(line) for line in list(lines)]
+    finally:
+        root.removeHandler(handler)
+
+
+def events(logs, name: str) -> list[dict]:
+    return [line for line in logs() if line.get("event") == name]

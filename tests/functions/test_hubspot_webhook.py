@@ -407,3 +407,36 @@ def test_legacy_v1_signature_is_accepted_only_when_enabled(local):
         assert len(_workflows(local)) == 1
     finally:
         server.stop()
+
+
+# --- operations ----------------------------------------------------------------------------
+def test_a_rotated_secret_is_read_again_instead_of_refusing_hubspot(hub):
+    server = serve_function("hubspot_webhook", SOURCE, _env(hub, SECRET_CACHE_SECONDS="3600"))
+    try:
+        first = body_of([crm_event("contact.creation", 801)])
+        assert _post(server, body=first, headers=signed_headers(first)).status_code == 200
+        SecretStore(hub.project, hub.secrets.address).write("hubspot-client-secret", "rotated")
+
+        second = body_of([crm_event("contact.creation", 802)])
+        answer = _post(server, body=second, headers=signed_headers(second, secret="rotated"))
+
+        assert answer.status_code == 200, answer.text
+        assert len(_workflows(hub)) == 2
+        third = body_of([crm_event("contact.creation", 803)])
+        assert _post(server, body=third, headers=signed_headers(third)).status_code == 401
+        assert len(_workflows(hub)) == 2
+    finally:
+        server.stop()
+
+
+def test_a_signed_dry_run_is_checked_and_writes_nothing(hub, webhook):
+    raw = body_of([crm_event("contact.creation", 901), crm_event("company.creation", 902)])
+    headers = {**signed_headers(raw), "X-Sales-Agent-Dry-Run": "true"}
+
+    answer = _post(webhook, body=raw, headers=headers)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"dry_run": True, "received": 2, "rejected": 0, "would_start": 1}
+    assert _nothing_written(hub)
+    unsigned = _post(webhook, body=raw, headers={"X-Sales-Agent-Dry-Run": "true"})
+    assert unsigned.status_code == 401

@@ -13,6 +13,7 @@ from devstack.stack import PUSH_INVOKER, ROOT, SCHEDULER_INVOKER
 from shared.adapters.secrets import SecretStore
 from shared.domain.gmail_history import token_secret_name
 from tests.conftest import serve_function
+from tests.functions.conftest import events
 from tests.functions.gmail_support import DANA, REP, Mail, queue_path, tasks_client
 
 pytestmark = pytest.mark.stack
@@ -186,3 +187,30 @@ def test_texts_past_their_retention_go_and_the_records_stay(mail):
         "sample_text": 0,
         "workflow_bodies": 0,
     }
+
+
+def test_what_needs_a_person_is_logged_for_the_alerts(mail, cloud_logs):
+    """The events terraform/monitoring.tf counts: a lapsed watch, a mailbox that has not
+    synced for 12 hours, a disconnected mailbox (every hour while it stays so)."""
+    now = datetime.now(UTC)
+    set_mailbox(
+        mail,
+        **{
+            "watch.expires_at": now - timedelta(hours=1),
+            "last_push_at": now,
+            "last_sync_at": now - timedelta(hours=13),
+        },
+    )
+
+    assert run(mail).status_code == 200
+
+    assert [e["mailbox"] for e in events(cloud_logs, "mailbox_watch_lapsed")] == [REP]
+    assert [e["mailbox"] for e in events(cloud_logs, "mailbox_not_syncing")] == [REP]
+    assert events(cloud_logs, "mailbox_disconnected") == []
+    set_mailbox(mail, status="disconnected")
+
+    run(mail)
+    run(mail)
+
+    assert len(events(cloud_logs, "mailbox_disconnected")) == 2
+    assert {e["severity"] for e in cloud_logs() if e.get("event")} == {"WARNING"}

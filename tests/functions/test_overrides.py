@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from devstack import seed
+from tests.functions.conftest import events
 from tests.functions.team_support import DANA, Team
 
 pytestmark = pytest.mark.stack
@@ -47,7 +48,7 @@ def test_a_guardrail_override_blocks_until_it_is_revoked(team):
     assert again.status_code == 404
 
 
-def test_a_quota_override_holds_a_send_and_bad_ones_change_nothing(team):
+def test_a_quota_override_holds_a_send_and_bad_ones_change_nothing(team, cloud_logs):
     team.set_flags(mode="SEND_ALLOWED", undo_seconds=0)
     before = team.api("GET", "/api/flags").json()["flags"]
     for bad in (
@@ -73,3 +74,5 @@ def test_a_quota_override_holds_a_send_and_bad_ones_change_nothing(team):
 
     assert settled["send"]["status"] == "deferred"
     assert team.sent() == []
+    (line,) = events(cloud_logs, "send_deferred_quota")  # what the quota alert counts
+    assert line["workflow_id"] == workflow_id

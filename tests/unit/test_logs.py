@@ -77,3 +77,27 @@ def test_exceptions_are_summarised() -> None:
     entry = _render(boom)
     assert entry["severity"] == "ERROR"
     assert entry["exception"] == "ValueError: bad"
+
+
+def test_a_workflow_scope_gives_every_line_the_workflow_id_and_its_own_trace() -> None:
+    from shared.logs import trace_header, workflow_scope, workflow_trace
+
+    formatter = CloudJsonFormatter("demo-test")
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "hello", None, None)
+    with request_context({"X-Cloud-Trace-Context": "a" * 32 + "/1"}):
+        with workflow_scope("wf-1"):
+            inside = json.loads(formatter.format(record))
+        after = json.loads(formatter.format(record))
+    trace = workflow_trace("wf-1")
+    assert len(trace) == 32
+    assert int(trace, 16) >= 0
+    assert trace == workflow_trace("wf-1") != workflow_trace("wf-2")
+    assert inside["workflow_id"] == "wf-1"
+    assert inside["logging.googleapis.com/trace"] == f"projects/demo-test/traces/{trace}"
+    assert inside["request_trace"] == "a" * 32
+    assert "workflow_id" not in after
+    assert after["logging.googleapis.com/trace"] == f"projects/demo-test/traces/{'a' * 32}"
+    # A task for the workflow carries the trace, and the function reads it back as its own.
+    assert parse_trace_header(trace_header("wf-1")) == (trace, "1")
+    with workflow_scope(None):
+        assert "workflow_id" not in json.loads(formatter.format(record))
