@@ -5,14 +5,25 @@ service accounts call the API with a Google ID token. Pages are server-rendered 
 autoescaped: email and HubSpot content is shown as text), every asset is served from here,
 and every answer carries a strict Content-Security-Policy and the usual security headers.
 
-Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags ·
-        /connections · /voice · /outcomes · /campaigns · /campaigns/new · /campaigns/<id> ·
+Roles (`shared/domain/access.py`): viewer < approver < admin. Every route's least role is in
+that one table, checked here once before anything is dispatched (a route not in it needs
+admin); a refusal is a 403 and changes nothing. `OPERATOR_EMAILS` are admins from the
+deployment; others hold a role in `operator_roles/{email}`, read on every request. Bearer
+callers (`OPERATOR_API_CALLERS`, set at deploy time) are admins. A non-admin never sees a
+secret's name; an approver acts on their own mailbox's drafts and their own voice only.
+
+Pages:  /  (dashboard) · /queue · /queue/<id> · /workflows · /workflows/<id> · /flags (with
+        its temporary overrides) · /connections · /voice · /outcomes · /campaigns ·
+        /campaigns/new · /campaigns/<id> · /access (roles) · /privacy (export, forget) ·
         /login · /logout
 API (a session cookie with its CSRF token, or a bearer token of OPERATOR_API_CALLERS),
 documented in `openapi.json` (served at /api/openapi.json):
 
     GET   /api/flags                          send mode, kill switch, auto-approve, quotas...
     PATCH /api/flags                          {"changes": {...}, "reason"}: audited per field
+    POST  /api/overrides                      {"target", "value", "hours", "reason"}: a
+                                              temporary quota or guardrail value
+    DELETE /api/overrides/<id>                {"reason"}: end it early
     GET   /api/audit?kind=&limit=             the audit log, newest first
     GET   /api/queue                          drafts waiting for a person
     GET   /api/workflows/<id>                 a workflow with its Gmail draft as it is now
@@ -34,6 +45,11 @@ documented in `openapi.json` (served at /api/openapi.json):
     GET   /api/campaigns/<id>                 the campaign with its progress
     POST  /api/campaigns/<id>/<step>          launch, pause, resume, cancel; approve
                                               {"sampled": [workflow ids read first]}
+    GET   /api/roles                          who may sign in, and as what
+    PUT   /api/roles/<email>                  {"role", "reason"}: give or change a role
+    DELETE /api/roles/<email>                 {"reason"}: take it away
+    GET   /api/privacy/export?email=          everything held about a person
+    POST  /api/privacy/forget                 {"email", "reason"}: erase them everywhere
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
@@ -51,12 +67,20 @@ from urllib.parse import quote
 import flask
 import functions_framework
 
-from shared.config import load_settings
+from shared.config import Settings, load_settings
+from shared.domain.access import Role, may_act_for, redact, refusal, required_role
 from shared.domain.workflow import WorkflowState
-from shared.errors import AppError, BadRequest, NotFound, Unauthorized
+from shared.errors import AppError, BadRequest, Forbidden, NotFound, Unauthorized
 from shared.runtime import Runtime
+from shared.services.access import OperatorRoles
 from shared.services.operator_api import CAMPAIGN_SAMPLE, OperatorApi, plain
-from shared.services.operator_web import COOKIE, SECURITY_HEADERS, OperatorDoor, cookie_options
+from shared.services.operator_web import (
+    COOKIE,
+    SECURITY_HEADERS,
+    OperatorDoor,
+    Session,
+    cookie_options,
+)
 from shared.services.send_wiring import SendWiring
 from shared.services.voice_wiring import VoiceWiring
 from shared.web import entrypoint, read_body
@@ -65,7 +89,14 @@ log = logging.getLogger("sales_agent.operator")
 SETTINGS = load_settings()
 RUNTIME = Runtime(SETTINGS)
 API = OperatorApi(SendWiring(RUNTIME))
-DOOR = OperatorDoor(SETTINGS, RUNTIME.secrets, RUNTIME.verifier)
+ROLES = OperatorRoles(RUNTIME.store, SETTINGS, API.wiring.audit)
+DOOR = OperatorDoor(SETTINGS, RUNTIME.secrets, RUNTIME.verifier, ROLES)
+# Secret Manager secrets' names: a non-admin never sees one (nor a mailbox's token secret).
+SECRET_NAMES = tuple(
+    str(getattr(SETTINGS, name))
+    for name, field in Settings.model_fields.items()
+    if (field.description or "").startswith("Secret Manager secret")
+)
 VOICE = VoiceWiring(RUNTIME)
 _AUDIENCE = SETTINGS.function_url_operator
 _BINDING_COOKIE = "sa_oauth_binding"  # HttpOnly, Secure, SameSite=Lax, 10 minutes
@@ -107,6 +138,9 @@ def _secured(response: flask.Response) -> flask.Response:
 
 
 def _page(name: str, status: int = 200, **context: Any) -> flask.Response:
+    session = context.get("session")
+    if isinstance(session, Session) and session.role is not Role.ADMIN:
+        context = {k: v if k == "session" else redact(v, SECRET_NAMES) for k, v in context.items()}
     html = _templates().get_template(name).render(**context)
     return _secured(flask.make_response(html, status))
 
@@ -188,9 +222,13 @@ def _pages(request: flask.Request, path: str) -> Any:
     except AppError as exc:
         return _page("base.html", exc.http_status, title="Refused", error=exc.public_message)
     flags = API.wiring.flags.current()
-    common = {"session": session, "flags": flags}
+    common = {"session": session, "flags": flags, "can": _can(session.role)}
+    refused = refusal(session.role, method, path)
+    if refused is not None:  # the one role check for every page; nothing has run yet
+        log.warning("page refused: %s %s for a %s", method, path, session.role.value)
+        return _page("base.html", 403, title="Refused", error=refused, **common)
     try:
-        return _route_page(request, path, session.email, common)
+        return _route_page(request, path, session, common)
     except AppError as exc:
         if exc.http_status >= 500:
             raise
@@ -199,8 +237,14 @@ def _pages(request: flask.Request, path: str) -> Any:
         )
 
 
-def _route_page(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+def _can(role: Role) -> Any:
+    """For the templates: whether this role may use a route (to hide what it may not)."""
+    return lambda method, path: role.allows(required_role(method, path))
+
+
+def _route_page(request: flask.Request, path: str, session: Session, common: dict[str, Any]) -> Any:
     method = request.method
+    who = session.email
     if path == "/logout" and method == "POST":
         response = _redirect("/login")
         response.delete_cookie(COOKIE, path="/")
@@ -227,6 +271,8 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
                 draft=draft,
                 gate=draft.get("gate") or {},
                 gmail=shown["gmail_draft"] or {"error": "no Gmail draft"},
+                acts=session.role.allows(Role.APPROVER)
+                and may_act_for(session.role, who, workflow.get("mailbox") or draft.get("mailbox")),
                 **common,
             )
         if len(parts) == 2 and method == "POST":
@@ -234,7 +280,7 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
             body: dict[str, Any] = dict(form)
             if parts[1] == "edit":
                 body["approve"] = True
-            API.act(parts[0], parts[1], body, who=who)
+            API.act(parts[0], parts[1], body, who=who, role=session.role)
             return _redirect("/queue")
     if path == "/workflows" and method == "GET":
         filters = {k: request.args.get(k) or None for k in ("state", "source", "owner", "since")}
@@ -281,6 +327,10 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
     if path == "/connections/openai" and method == "POST":
         API.connections.set_openai_key(request.form.get("key"), who=who)
         return _redirect("/connections")
+    if path == "/status" and method == "GET":
+        return _page(
+            "status.html", title="Status", page="status", health=plain(API.health()), **common
+        )
     if path == "/outcomes" and method == "GET":
         return _page(
             "outcomes.html",
@@ -291,28 +341,133 @@ def _route_page(request: flask.Request, path: str, who: str, common: dict[str, A
             **common,
         )
     if path == "/voice" or path.startswith("/voice/"):
-        return _voice(request, path, who, common)
+        return _voice(request, path, session, common)
     if path == "/campaigns" or path.startswith("/campaigns/"):
-        return _campaigns(request, path, who, common)
+        return _campaigns(request, path, session, common)
+    if path == "/flags" or path.startswith("/flags/"):
+        return _flags(request, path, who, common)
+    if path == "/access" or path.startswith("/access/"):
+        return _access(request, path, who, common)
+    if path == "/privacy" or path.startswith("/privacy/"):
+        return _privacy(request, path, who, common)
+    raise NotFound("no such page")
+
+
+# --- flags and their temporary overrides ----------------------------------------------
+def _flags(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    from shared.domain.sending import OVERRIDE_TARGETS
+
+    method = request.method
     if path == "/flags" and method == "GET":
         audit = API.audit("flag_change", "50")["entries"]
-        return _page("flags.html", title="Flags", page="flags", audit=audit, **common)
+        return _page(
+            "flags.html",
+            title="Flags",
+            page="flags",
+            audit=audit,
+            overrides=(common["flags"] or {}).get("overrides") or [],
+            targets=(*OVERRIDE_TARGETS, "campaign.<id>.per_day", "campaign.<id>.per_minute"),
+            **common,
+        )
     if path == "/flags" and method == "POST":
         API.change_flags(
             _flag_changes(request.form), who=who, reason=request.form.get("reason", "")
         )
         return _redirect("/flags")
+    if path == "/flags/overrides" and method == "POST":
+        # As typed: FlagStore reads a number, or a comma-separated list, for each target.
+        fields = ("target", "value", "hours", "reason")
+        API.set_override({k: str(request.form.get(k) or "").strip() for k in fields}, who=who)
+        return _redirect("/flags")
+    parts = path.removeprefix("/flags/overrides/").split("/")
+    if len(parts) == 2 and parts[1] == "revoke" and method == "POST":
+        API.revoke_override(parts[0], {"reason": request.form.get("reason", "")}, who=who)
+        return _redirect("/flags")
     raise NotFound("no such page")
 
 
-def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+# --- roles ----------------------------------------------------------------------------
+def _access(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    """Who may sign in and as what; admins add, change and remove roles here."""
+    method = request.method
+    if path == "/access" and method == "GET":
+        return _page(
+            "access.html",
+            title="Access",
+            page="access",
+            roles=plain(ROLES.listing()),
+            audit=API.audit("role_change", "50")["entries"],
+            **common,
+        )
+    form = request.form
+    if path == "/access" and method == "POST":
+        ROLES.assign(form.get("email"), form.get("role"), who=who, reason=form.get("reason"))
+        return _redirect("/access")
+    parts = path.removeprefix("/access/").split("/")
+    if len(parts) == 2 and parts[1] == "remove" and method == "POST":
+        ROLES.remove(parts[0], who=who, reason=form.get("reason"))
+        return _redirect("/access")
+    raise NotFound("no such page")
+
+
+# --- privacy requests -----------------------------------------------------------------
+def _privacy(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+    """Export what we hold about a person (a JSON download), or forget them (after a
+    confirmation), and show what was erased where."""
+    method = request.method
+    if path == "/privacy" and method == "GET":
+        return _page("privacy.html", title="Privacy", page="privacy", form={}, **common)
+    if path == "/privacy/export" and method == "GET":
+        email = str(request.args.get("email") or "").strip()
+        if not email:
+            raise BadRequest("email: whose data to export")
+        return _download(API.privacy.export(email), email)
+    if path == "/privacy/forget" and method == "POST":
+        form = {k: str(request.form.get(k) or "").strip() for k in ("email", "reason")}
+        if request.form.get("confirm") != "yes":
+            return _page(
+                "privacy.html",
+                400,
+                title="Privacy",
+                page="privacy",
+                form=form,
+                error="tick the box to confirm: forgetting a person cannot be undone",
+                **common,
+            )
+        result = API.privacy.forget(form["email"], who=who, reason=form["reason"])
+        return _page(
+            "privacy.html",
+            title="Privacy",
+            page="privacy",
+            form={},
+            forgotten={"email": form["email"], "result": plain(result)},
+            **common,
+        )
+    raise NotFound("no such page")
+
+
+def _download(data: Any, email: str) -> flask.Response:
+    """A JSON file the browser saves rather than shows."""
+    name = re.sub(r"[^a-z0-9]+", "-", email.lower()).strip("-") or "person"
+    body = json.dumps(plain(data), indent=2, sort_keys=True, ensure_ascii=False)
+    response = flask.make_response(body)
+    response.headers["Content-Type"] = "application/json; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="privacy-export-{name}.json"'
+    return _secured(response)
+
+
+def _voice(request: flask.Request, path: str, session: Session, common: dict[str, Any]) -> Any:
     """Voice training for a rep: the page, uploads (one file per request from the drop zone,
-    or several from the plain form), links, HubSpot records, delete, retrain."""
+    or several from the plain form), links, HubSpot records, delete, retrain. Anyone may look;
+    an approver trains their own voice only, an admin anyone's."""
     from shared.services.voice_api import rep_of, submit_reference, submit_upload
 
     service = VOICE.service
+    who = session.email
     rep = rep_of(request.args.get("rep") or who)
     back = _redirect(f"/voice?rep={quote(rep)}")
+    if request.method == "POST" and not may_act_for(session.role, who, rep):
+        raise Forbidden(f"you may train your own voice only; {rep}'s is theirs or an admin's")
     if path == "/voice" and request.method == "GET":
         reps = sorted({who, rep, *(e.lower() for e in SETTINGS.operator_emails)})
         samples = service.list_samples(rep)
@@ -331,6 +486,7 @@ def _voice(request: flask.Request, path: str, who: str, common: dict[str, Any]) 
             query=query,
             found=found,
             profile=service.profile(rep),
+            trains=session.role is not Role.VIEWER and may_act_for(session.role, who, rep),
             **common,
         )
     if request.method != "POST":
@@ -430,10 +586,11 @@ CONSENT_BASES = ("legitimate_interest", "consent", "contract")
 _CAMPAIGN_STEPS = ("launch", "pause", "resume", "cancel")
 
 
-def _campaigns(request: flask.Request, path: str, who: str, common: dict[str, Any]) -> Any:
+def _campaigns(request: flask.Request, path: str, session: Session, common: dict[str, Any]) -> Any:
     """The campaigns: the list, the new-campaign form (with its preview), one campaign with
     its live progress, and its buttons (launch, pause, resume, cancel, approve the drafts)."""
     method = request.method
+    who = session.email
     service = API.campaigns
     if path == "/campaigns" and method == "GET":
         rows = [{**plain(c), "progress": service.progress(str(c.get("id")))} for c in service.all()]
@@ -466,7 +623,7 @@ def _campaigns(request: flask.Request, path: str, who: str, common: dict[str, An
         service.get(campaign_id)  # NotFound for a campaign nobody made
         sampled = [s for s in request.form.getlist("sampled") if s]
         try:
-            answer = API.approve_campaign(campaign_id, sampled, who=who)
+            answer = API.approve_campaign(campaign_id, sampled, who=who, role=session.role)
         except AppError as exc:
             if exc.http_status >= 500:
                 raise
@@ -769,31 +926,37 @@ def _api(request: flask.Request, path: str) -> Any:
         response = flask.make_response(flask.jsonify(result))
         response.delete_cookie(_BINDING_COOKIE, path=_BINDING_PATH)
         return _secured(response)
-    who = _api_caller(request)
-    answer = _api_route(request, path, who)
+    who, role = _api_caller(request)
+    refused = refusal(role, request.method, path)
+    if refused is not None:  # the one role check for every API route; nothing has run yet
+        raise Forbidden(refused)
+    answer = _api_route(request, path, who, role)
     if isinstance(answer, flask.Response):
         return _secured(answer)
     body, status = answer if isinstance(answer, tuple) else (answer, 200)
+    if role is not Role.ADMIN:
+        body = redact(body, SECRET_NAMES)
     return _secured(flask.make_response(flask.jsonify(body), status))
 
 
-def _api_caller(request: flask.Request) -> str:
-    """A service account's bearer token, or a signed-in person's session (with CSRF)."""
+def _api_caller(request: flask.Request) -> tuple[str, Role]:
+    """A service account's bearer token (an admin: OPERATOR_API_CALLERS is set at deploy
+    time), or a signed-in person's session (with CSRF) and the role they hold now."""
     if request.headers.get("Authorization"):
         caller = RUNTIME.verifier.verify(
             request.headers.get("Authorization"),
             audience=_AUDIENCE,
             allowed_emails=SETTINGS.operator_api_callers,
         )
-        return caller.email
+        return caller.email, Role.ADMIN
     session = DOOR.session(request.cookies.get(COOKIE))
     if session is None:
         raise Unauthorized("sign in first")
     DOOR.check_csrf(session, request.method, request.headers, None)
-    return session.email
+    return session.email, session.role
 
 
-def _api_route(request: flask.Request, path: str, who: str) -> Any:
+def _api_route(request: flask.Request, path: str, who: str, role: Role) -> Any:
     method = request.method
     if path == "/api/flags" and method == "GET":
         return API.flags()
@@ -807,6 +970,8 @@ def _api_route(request: flask.Request, path: str, who: str) -> Any:
         return API.audit(request.args.get("kind"), request.args.get("limit"))
     if path == "/api/queue" and method == "GET":
         return API.queue()
+    if path == "/api/health" and method == "GET":
+        return plain(API.health())
     if path == "/api/connections/google/start" and method == "POST":
         hint = _json_body(request).get("login_hint")
         url, binding = API.google.start(who, login_hint=str(hint) if hint else None)
@@ -827,18 +992,41 @@ def _api_route(request: flask.Request, path: str, who: str) -> Any:
     if path == "/api/connections/hubspot" and method == "PUT":
         return API.connections.set_hubspot(_json_body(request), who=who)
     if path.startswith("/api/campaigns"):
-        return _campaign_route(request, path, who)
+        return _campaign_route(request, path, who, role)
     if path.startswith("/api/workflows/"):
         parts = path.removeprefix("/api/workflows/").split("/")
         workflow_id = parts[0]
         if len(parts) == 1 and method == "GET":
             return API.workflow(workflow_id)
         if len(parts) == 2 and method == "POST":
-            return API.act(workflow_id, parts[1], _json_body(request), who=who)
+            return API.act(workflow_id, parts[1], _json_body(request), who=who, role=role)
+    if path == "/api/overrides" and method == "POST":
+        return API.set_override(_json_body(request), who=who)
+    if path.startswith("/api/overrides/") and method == "DELETE":
+        return API.revoke_override(
+            path.removeprefix("/api/overrides/"), _json_body(request), who=who
+        )
+    if path == "/api/roles" and method == "GET":
+        return plain(ROLES.listing())
+    if path.startswith("/api/roles/") and method in ("PUT", "DELETE"):
+        email = path.removeprefix("/api/roles/")
+        body = _json_body(request)
+        if method == "PUT":
+            return ROLES.assign(email, body.get("role"), who=who, reason=body.get("reason"))
+        return ROLES.remove(email, who=who, reason=body.get("reason"))
+    if path == "/api/privacy/export" and method == "GET":
+        return plain(API.privacy.export(str(request.args.get("email") or "")))
+    if path == "/api/privacy/forget" and method == "POST":
+        body = _json_body(request)
+        return plain(
+            API.privacy.forget(
+                str(body.get("email") or ""), who=who, reason=str(body.get("reason") or "")
+            )
+        )
     raise NotFound("no such route")
 
 
-def _campaign_route(request: flask.Request, path: str, who: str) -> Any:
+def _campaign_route(request: flask.Request, path: str, who: str, role: Role) -> Any:
     method = request.method
     campaigns = API.campaigns
     if path == "/api/campaigns" and method == "GET":
@@ -856,7 +1044,8 @@ def _campaign_route(request: flask.Request, path: str, who: str) -> Any:
     if len(parts) == 2 and method == "POST":
         action = parts[1]
         if action == "approve":
-            return API.approve_campaign(campaign_id, _json_body(request).get("sampled"), who=who)
+            sampled = _json_body(request).get("sampled")
+            return API.approve_campaign(campaign_id, sampled, who=who, role=role)
         steps = {
             "launch": campaigns.launch,
             "pause": campaigns.pause,

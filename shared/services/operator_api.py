@@ -1,6 +1,8 @@
 """The operator API's answers: plain JSON built from the flags, the audit log, the workflows
-and the approvals. Email content is returned as data (the page escapes it); nothing of a
-secret is ever part of a workflow, so nothing here needs redacting."""
+and the approvals. Email content is returned as data (the page escapes it). Which routes a
+role may call is decided before any of this runs (`shared.domain.access`); what depends on
+the data (a rep approves their own mailbox's drafts only) is checked here. The entry point
+strips secret names from a non-admin's answers."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shared.domain.access import Role, may_act_for
 from shared.domain.workflow import WorkflowState
-from shared.errors import AppError, BadRequest, NotFound
+from shared.errors import AppError, BadRequest, Forbidden, NotFound
+from shared.logs import workflow_scope
 
 if TYPE_CHECKING:
     from shared.services.send_wiring import SendWiring
@@ -69,21 +73,32 @@ class OperatorApi:
 
         return CampaignService.for_runtime(self.wiring.runtime)
 
-    def approve_campaign(self, campaign_id: str, sampled: Any, *, who: str) -> dict[str, Any]:
+    def approve_campaign(
+        self, campaign_id: str, sampled: Any, *, who: str, role: Role
+    ) -> dict[str, Any]:
         """Approve every draft of a campaign waiting for approval, once a person has read a
-        sample of them: each approval binds to that draft's content as it is now."""
+        sample of them: each approval binds to that draft's content as it is now. A
+        non-admin approves the drafts in their own mailbox only; the others are reported as
+        skipped, with the reason."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         if not isinstance(sampled, list) or not all(isinstance(s, str) for s in sampled):
             raise BadRequest('body must be {"sampled": ["<workflow id>", ...]}')
-        waiting = [
-            snap.id
-            for snap in self._db.collection("workflows")
+        waiting, skipped = [], []
+        for snap in (
+            self._db.collection("workflows")
             .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-            .select(["state"])
+            .select(["state", "mailbox", "draft.mailbox"])
             .stream()
-            if (snap.to_dict() or {}).get("state") == WorkflowState.AWAITING_APPROVAL.value
-        ]
+        ):
+            data = snap.to_dict() or {}
+            if data.get("state") != WorkflowState.AWAITING_APPROVAL.value:
+                continue
+            mailbox = _mailbox_of(data)
+            if may_act_for(role, who, mailbox):
+                waiting.append(snap.id)
+            else:
+                skipped.append({"workflow_id": snap.id, "reason": _not_yours(mailbox)})
         needed = min(CAMPAIGN_SAMPLE, len(waiting))
         read = set(sampled) & set(waiting)
         if len(read) < needed:
@@ -91,11 +106,12 @@ class OperatorApi:
                 f"read at least {needed} of this campaign's drafts first (sampled {len(read)})"
             )
         approvals = self.wiring.approvals
-        approved, skipped = [], []
+        approved = []
         for workflow_id in waiting:
             try:
-                _, current, _ = approvals.current_draft(approvals.read(workflow_id))
-                approvals.approve(workflow_id, by=who, reviewed_hash=current)
+                with workflow_scope(workflow_id):
+                    _, current, _ = approvals.current_draft(approvals.read(workflow_id))
+                    approvals.approve(workflow_id, by=who, reviewed_hash=current)
                 approved.append(workflow_id)
             except AppError as exc:
                 skipped.append({"workflow_id": workflow_id, "reason": exc.public_message})
@@ -145,6 +161,37 @@ class OperatorApi:
             "campaigns": rows,
             "stories": sorted(stories.values(), key=lambda s: str(s["story"])),
         }
+
+    def health(self) -> dict[str, Any]:
+        """The health report (shared/services/health.py)."""
+        from shared.services.health import HealthReport
+
+        return HealthReport(self.wiring.runtime, self.connections).build()
+
+    @cached_property
+    def privacy(self) -> Any:
+        from shared.services.privacy import PrivacyService
+
+        return PrivacyService.for_runtime(self.wiring.runtime)
+
+    def set_override(self, body: dict[str, Any], *, who: str) -> dict[str, Any]:
+        """A temporary quota or guardrail value: {"target", "value", "hours", "reason"}."""
+        return plain(  # type: ignore[no-any-return]
+            self.wiring.flags.set_override(
+                str(body.get("target") or ""),
+                body.get("value"),
+                hours=body.get("hours"),
+                reason=str(body.get("reason") or ""),
+                who=who,
+            )
+        )
+
+    def revoke_override(self, override_id: str, body: dict[str, Any], *, who: str) -> Any:
+        return plain(
+            self.wiring.flags.revoke_override(
+                override_id, reason=str(body.get("reason") or ""), who=who
+            )
+        )
 
     @cached_property
     def connections(self) -> Any:
@@ -229,9 +276,25 @@ class OperatorApi:
                 current = {"error": getattr(exc, "public_message", "the draft cannot be read")}
         return {"workflow": plain(data), "gmail_draft": current}
 
-    def act(self, workflow_id: str, action: str, body: dict[str, Any], *, who: str) -> Any:
+    def act(
+        self, workflow_id: str, action: str, body: dict[str, Any], *, who: str, role: Role
+    ) -> Any:
         if not _ID.fullmatch(workflow_id):
             raise NotFound("no such workflow")
+        with workflow_scope(workflow_id):
+            return self._act(workflow_id, action, body, who=who, role=role)
+
+    def _act(
+        self, workflow_id: str, action: str, body: dict[str, Any], *, who: str, role: Role
+    ) -> Any:
+        if role is not Role.ADMIN:
+            # A rep acts on the drafts of their own mailbox only; checked before anything.
+            snap = self._db.collection("workflows").document(workflow_id).get()
+            if not snap.exists:
+                raise NotFound("no such workflow")
+            mailbox = _mailbox_of(snap.to_dict() or {})
+            if not may_act_for(role, who, mailbox):
+                raise Forbidden(_not_yours(mailbox))
         approvals = self.wiring.approvals
         if action == "approve":
             return {"approval": approvals.approve(workflow_id, by=who, reviewed_hash=_hash(body))}
@@ -442,6 +505,19 @@ OUTCOME_COLUMNS = (
 )
 POSITIVE_INTENTS = {"interested", "meeting_request"}
 DEAL_MOVED = "the deal moved in HubSpot"
+
+
+def _mailbox_of(workflow: dict[str, Any]) -> str | None:
+    """The rep's mailbox a workflow's drafts are written in and sent from."""
+    from shared.services.sending import mailbox_of
+
+    return mailbox_of(workflow).lower() or None
+
+
+def _not_yours(mailbox: str | None) -> str:
+    if not mailbox:
+        return "this draft has no mailbox yet: only an admin may act on it"
+    return f"this draft is in {mailbox}'s mailbox: only that rep or an admin may act on it"
 
 
 def _outcome_columns(workflow_id: str, data: dict[str, Any], meetings: set[str]) -> list[str]:

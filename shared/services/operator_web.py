@@ -2,10 +2,12 @@
 theirs, and the headers every answer carries.
 
 - Sign-in: a Google ID token (Google Sign-In, or IAP's) verified with google-auth against the
-  configured audience and issuers, for an email on the operator allow-list. Locally, a
-  development login for an allow-listed email, refused when the environment is production.
+  configured audience and issuers, for an operator: an email on `OPERATOR_EMAILS` (the
+  bootstrap admins) or one holding a role (`shared.services.access`). Locally, a development
+  login for such an email, refused when the environment is production.
 - The session is a signed, timestamped cookie (itsdangerous, key from Secret Manager):
   `Secure`, `HttpOnly`, `SameSite=Lax`; it carries the email and a CSRF token, nothing else.
+  The role is read again on every request, so a removed or changed role counts at once.
 - CSRF: every POST, PUT, PATCH and DELETE made with the session cookie must carry the session's
   CSRF token (form field `csrf` or header `X-CSRF-Token`) and, when the browser sends one, an
   `Origin` equal to the page's own. Service accounts calling the API with a bearer token send
@@ -20,12 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from shared.domain.access import Role
 from shared.errors import ConfigError, Forbidden, NotFound, Unauthorized
 
 if TYPE_CHECKING:
     from shared.adapters.identity import OidcVerifier
     from shared.adapters.secrets import SecretStore
     from shared.config import Settings
+    from shared.services.access import OperatorRoles
 
 COOKIE = "sa_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -48,14 +52,34 @@ SECURITY_HEADERS = {
 class Session:
     email: str
     csrf: str
+    role: Role
 
 
 class OperatorDoor:
-    def __init__(self, settings: Settings, secrets: SecretStore, verifier: OidcVerifier) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretStore,
+        verifier: OidcVerifier,
+        roles: OperatorRoles | None = None,
+    ) -> None:
         self.settings = settings
         self.secrets = secrets
         self.verifier = verifier
+        self.roles = roles  # None: the bootstrap admins only
         self._serializer: Any = None
+
+    def role_of(self, email: str) -> Role | None:
+        """The role `email` holds right now (read each time), or None: not an operator."""
+        address = (email or "").strip().lower()
+        if address in {e.strip().lower() for e in self.settings.operator_emails}:
+            return Role.ADMIN
+        return self.roles.role_of(address) if self.roles is not None else None
+
+    def _operators(self) -> tuple[str, ...]:
+        if self.roles is not None:
+            return self.roles.emails()
+        return tuple(e.strip().lower() for e in self.settings.operator_emails)
 
     @property
     def origin(self) -> str:
@@ -92,9 +116,7 @@ class OperatorDoor:
         if not audience:
             raise ConfigError("OPERATOR_LOGIN_AUDIENCE is not set: Google sign-in is off")
         caller = self.verifier.verify(
-            f"Bearer {id_token}",
-            audience=audience,
-            allowed_emails=tuple(e.lower() for e in self.settings.operator_emails),
+            f"Bearer {id_token}", audience=audience, allowed_emails=self._operators()
         )
         return self._new_session(caller.email)
 
@@ -150,10 +172,7 @@ class OperatorDoor:
         client = read_oauth_client(self.secrets, self.settings.google_oauth_client_secret_id)
         oauth = GoogleOAuth.from_settings(self.settings, client)
         grant = oauth.exchange_code(code, str(flow.get("verifier")), self.login_redirect_uri)
-        email = oauth.email_of(grant).lower()
-        if email not in {e.lower() for e in self.settings.operator_emails}:
-            raise Unauthorized("this Google account is not on the operator list")
-        return self._new_session(email)
+        return self._new_session(oauth.email_of(grant))
 
     def _login_signer(self) -> Any:
         from itsdangerous import URLSafeTimedSerializer
@@ -161,16 +180,17 @@ class OperatorDoor:
         return URLSafeTimedSerializer(self._key(), salt="operator-login-flow")
 
     def sign_in_dev(self, email: str) -> tuple[Session, str]:
-        """Local development only: the allow-listed email, without Google."""
+        """Local development only: an operator's email, without Google."""
         if self.settings.environment.value != "local":
             raise Forbidden("the development login is off in production")
-        address = (email or "").strip().lower()
-        if address not in {e.lower() for e in self.settings.operator_emails}:
-            raise Unauthorized("this email is not on the operator list")
-        return self._new_session(address)
+        return self._new_session(email)
 
     def _new_session(self, email: str) -> tuple[Session, str]:
-        session = Session(email=email.lower(), csrf=random_secrets.token_urlsafe(32))
+        address = (email or "").strip().lower()
+        role = self.role_of(address)
+        if role is None:
+            raise Unauthorized("this account is not on the operator list and holds no role")
+        session = Session(email=address, csrf=random_secrets.token_urlsafe(32), role=role)
         cookie = self._signer().dumps({"email": session.email, "csrf": session.csrf})
         return session, str(cookie)
 
@@ -185,9 +205,10 @@ class OperatorDoor:
         except BadSignature:  # includes expired
             return None
         email = str(data.get("email") or "")
-        if email not in {e.lower() for e in self.settings.operator_emails}:
-            return None  # taken off the list since signing in
-        return Session(email=email, csrf=str(data.get("csrf") or ""))
+        role = self.role_of(email)
+        if role is None:
+            return None  # taken off the list, or the role removed, since signing in
+        return Session(email=email, csrf=str(data.get("csrf") or ""), role=role)
 
     def check_csrf(self, session: Session, method: str, headers: Any, form: Any) -> None:
         """Refuse a state-changing request that the session's own page did not make."""
