@@ -41,6 +41,22 @@ resource "google_firestore_backup_schedule" "weekly" {
 
 # --- composite indexes -----------------------------------------------------------------------
 
+# Workflows idle between steps (maintenance's stuck sweep, the health report).
+resource "google_firestore_index" "workflows_state_updated" {
+  database    = google_firestore_database.main.name
+  collection  = "workflows"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "ASCENDING"
+  }
+}
+
 # Audit trail filtered by kind, newest first (flags page), and since a moment (outcomes).
 resource "google_firestore_index" "audit_kind_at_desc" {
   database    = google_firestore_database.main.name

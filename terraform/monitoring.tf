@@ -38,6 +38,11 @@ locals {
       window  = "300s"
       runbook = "wrong-email-sent.md"
     }
+    workflow_stuck = {
+      summary = "A workflow sat between steps for over an hour (maintenance re-queued its draft)"
+      window  = "3600s"
+      runbook = "stuck-queue.md"
+    }
     send_deferred_quota = {
       summary = "A send quota is exhausted: sends wait for the next window"
       window  = "300s"

@@ -4,7 +4,8 @@ Cloud Scheduler's target (hourly): renews each mailbox's Gmail watch once a day,
 mailbox whose pushes went quiet, records lapsed or failing watches for the operator page, and
 follows Drive's changes feed so the asset library re-indexes edited files and drops deleted
 or unshared ones, and removes message, sample and workflow texts past their retention period
-(`shared/services/retention.py`).
+(`shared/services/retention.py`), and re-queues the draft step of workflows stuck between
+steps (`shared/services/stuck.py`).
 Only the scheduler's service account (or Cloud Tasks') may call it.
 """
 
@@ -19,6 +20,7 @@ import functions_framework
 from shared.config import load_settings
 from shared.errors import AppError, BadRequest
 from shared.runtime import Runtime
+from shared.services import stuck
 from shared.services.mail_wiring import GmailServices
 from shared.services.retention import Retention
 from shared.services.voice_wiring import VoiceWiring
@@ -49,4 +51,7 @@ def maintenance(request: flask.Request) -> Any:
         log.error("asset changes feed failed: %s", exc.public_message)
         report["assets"] = {"error": exc.public_message}
     report["retention"] = Retention(RUNTIME.store, SETTINGS).run()
+    report["workflows"] = stuck.sweep(
+        RUNTIME.store, RUNTIME.tasks, SETTINGS.queue_draft, SETTINGS.function_url_draft
+    )
     return report

@@ -99,8 +99,18 @@ class HealthReport:
             at = last.get("at")
             if isinstance(at, datetime) and now - at < timedelta(hours=1):
                 attention.append(f"{snap.id}: failed {_ago(at, now)}: {last.get('message')}")
+        from shared.services.stuck import stuck_workflows
+
+        stuck = stuck_workflows(self.runtime.store, now)
+        if stuck:
+            states = sorted({str(data.get("state")) for _, data in stuck})
+            attention.append(
+                f"{len(stuck)} workflow(s) idle over an hour in {', '.join(states)}: "
+                + ", ".join(workflow_id for workflow_id, _ in stuck[:5])
+            )
         return {
             "checked_at": now,
+            "stuck_workflows": [workflow_id for workflow_id, _ in stuck],
             "attention": attention,
             "mailboxes": mailboxes,
             "queues": queues,

@@ -14,7 +14,7 @@ from shared.adapters.secrets import SecretStore
 from shared.domain.gmail_history import token_secret_name
 from tests.conftest import serve_function
 from tests.functions.conftest import events
-from tests.functions.gmail_support import DANA, REP, Mail, queue_path, tasks_client
+from tests.functions.gmail_support import DANA, REP, Mail, draft_tasks, queue_path, tasks_client
 
 pytestmark = pytest.mark.stack
 SOURCE = ROOT / "functions/maintenance/main.py"
@@ -214,3 +214,33 @@ def test_what_needs_a_person_is_logged_for_the_alerts(mail, cloud_logs):
 
     assert len(events(cloud_logs, "mailbox_disconnected")) == 2
     assert {e["severity"] for e in cloud_logs() if e.get("event")} == {"WARNING"}
+
+
+def test_a_workflow_stuck_between_steps_gets_its_draft_step_again(mail, cloud_logs):
+    """A draft task that failed all its attempts (or a purged queue) leaves a workflow in
+    `queued` for good: the hourly run queues a new draft task under a name of its own, and
+    logs it for the alert. A stuck send is reported, never re-sent blindly."""
+    now = datetime.now(UTC)
+    workflows = mail.db.collection("workflows")
+    workflows.document("wf-stuck").set(
+        {"state": "queued", "version": 3, "updated_at": now - timedelta(hours=2)}
+    )
+    workflows.document("wf-sending").set(
+        {"state": "sending", "version": 1, "updated_at": now - timedelta(hours=2)}
+    )
+    workflows.document("wf-fresh").set(
+        {"state": "queued", "version": 1, "updated_at": now - timedelta(minutes=5)}
+    )
+    workflows.document("wf-waiting").set(
+        {"state": "waiting_reply", "version": 1, "updated_at": now - timedelta(days=2)}
+    )
+
+    first = run(mail).json()
+
+    assert first["workflows"] == {"stuck": 2, "retried": 1}
+    (task,) = [t for t in draft_tasks(mail.stack) if "wf-stuck" in t]
+    assert "retry" in task
+    stuck = sorted(e["workflow_id"] for e in events(cloud_logs, "workflow_stuck"))
+    assert stuck == ["wf-sending", "wf-stuck"]
+    assert run(mail).json()["workflows"] == {"stuck": 2, "retried": 1}
+    assert len([t for t in draft_tasks(mail.stack) if "wf-stuck" in t]) == 1  # same hour: once
