@@ -679,6 +679,103 @@ def story_campaign(stack: DevStack) -> bool:
     return ok
 
 
+def story_privacy(stack: DevStack) -> bool:
+    """Lena, one of the campaign's leads, asks to be forgotten: her export first, then the
+    erasure, and she stays out when HubSpot mentions her again."""
+    from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
+    from devstack.stack import OPERATOR_ACCOUNT
+
+    say("Story: a lead asks what we hold about her, then to be forgotten")
+    url = stack.function_url("operator")
+    headers = {"Authorization": f"Bearer {stack.issuer.sign(url, OPERATOR_ACCOUNT)}"}
+    email = "lena@fjordoutfitters.example"
+    export = requests.get(
+        f"{url}/api/privacy/export", params={"email": email}, headers=headers, timeout=60
+    ).json()
+    held = {name: len(records) for name, records in export.get("records", {}).items()}
+    print(f"  Export for {email}: " + ", ".join(f"{n} {k}" for k, n in sorted(held.items())))
+    drafts_before = len(stack.fakes["gmail"][0].drafts(seed.REP_EMAIL))
+    answer = requests.post(
+        f"{url}/api/privacy/forget",
+        json={"email": email, "reason": "demo: Lena asked by email to be forgotten"},
+        headers=headers,
+        timeout=120,
+    ).json()
+    print(
+        f"  Forgotten in {answer.get('seconds')} s: deleted {answer.get('deleted')}, "
+        f"Gmail drafts deleted {answer.get('gmail_drafts_deleted')}, HubSpot records "
+        f"archived {answer.get('hubspot_records_archived')}, "
+        f"mentions left {answer.get('remaining_mentions')}"
+    )
+    drafts_after = len(stack.fakes["gmail"][0].drafts(seed.REP_EMAIL))
+    print(f"  Audit: one record, pseudonym {str(answer.get('subject'))[:16]}…, no address")
+    contact = next(
+        (c for c in stack.fakes["hubspot"][0].objects("contacts") if email in str(c)), None
+    )
+    opened: list[Any] = ["?"]
+    if contact is not None:
+        body = body_of(form_submission(int(contact["id"]), email, conversion_id="lena-again"))
+        again = requests.post(
+            stack.function_url("hubspot_webhook") + "/",
+            data=body,
+            headers=signed_headers(
+                body,
+                secret=seed.HUBSPOT_CLIENT_SECRET,
+                uri=stack.function_url("hubspot_webhook") + "/",
+            ),
+            timeout=30,
+        )
+        opened = again.json().get("opened", ["?"])
+        print(f"  She fills in a form again: workflows opened {opened} (suppressed by hash)")
+    ok = (
+        answer.get("remaining_mentions") == 0 and drafts_after == drafts_before - 1 and opened == []
+    )
+    row(ok, "forgotten", f"{drafts_before - drafts_after} draft removed, nothing of hers left")
+    return ok
+
+
+def story_operations(stack: DevStack) -> bool:
+    """What the person on call sees: the health report, then the post-deploy smoke check run
+    against this local stack."""
+    import importlib.util
+    import sys
+
+    from devstack.stack import OPERATOR_ACCOUNT, ROOT
+
+    say("Story: the health report and the post-deploy smoke check")
+    url = stack.function_url("operator")
+    token = stack.issuer.sign(url, OPERATOR_ACCOUNT)
+    report = requests.get(
+        f"{url}/api/health", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ).json()
+    for box in report["mailboxes"]:
+        print(f"  Mailbox {box['email']}: {box['status']}, last sync {box['last_sync_at']}")
+    for queue in report["queues"].values():
+        waiting, late = queue.get("waiting"), queue.get("overdue")
+        print(f"  Queue {queue['queue']}: {waiting} waiting, {late} late")
+    spend = report["llm_spend_today"]
+    print(f"  LLM spend today: {spend.get('cost_usd', 0):.4f} of {spend['budget_usd']} USD")
+    print(f"  Needs a person: {report['attention'] or 'nothing'}")
+    spec = importlib.util.spec_from_file_location("smoke", ROOT / "terraform" / "smoke.py")
+    assert spec is not None
+    assert spec.loader is not None
+    smoke = importlib.util.module_from_spec(spec)
+    sys.modules["smoke"] = smoke
+    spec.loader.exec_module(smoke)
+    result = smoke.run(
+        {name: stack.function_url(name) for name in FUNCTIONS},
+        local=True,
+        hubspot_secret=seed.HUBSPOT_CLIENT_SECRET,
+        webhook_public_url=stack.function_url("hubspot_webhook") + "/",
+        token=token,
+    )
+    for line in result.text().splitlines():
+        print(f"    {line}")
+    ok = not result.failed
+    row(ok, "smoke check", "every function answers; strangers and forgeries refused")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", action="store_true", help="leave the stack running")
@@ -699,6 +796,8 @@ def main() -> int:
         ok = story_draft(stack) and ok
         ok = story_send(stack) and ok
         ok = story_campaign(stack) and ok
+        ok = story_privacy(stack) and ok
+        ok = story_operations(stack) and ok
         say("Demo " + ("finished: everything worked." if ok else "found a problem (✗ above)."))
         print(
             f"Operator page: {stack.function_url('operator')}/login "
