@@ -145,6 +145,13 @@ def _page(name: str, status: int = 200, **context: Any) -> flask.Response:
     return _secured(flask.make_response(html, status))
 
 
+def _csv(text: str, filename: str) -> flask.Response:
+    response = flask.make_response(text)
+    response.headers["Content-Type"] = "text/csv; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return _secured(response)
+
+
 def _redirect(to: str) -> flask.Response:
     return _secured(flask.redirect(to, code=303))
 
@@ -331,6 +338,8 @@ def _route_page(request: flask.Request, path: str, session: Session, common: dic
         return _page(
             "status.html", title="Status", page="status", health=plain(API.health()), **common
         )
+    if path in ("/outcomes.csv", "/api/outcomes.csv") and method == "GET":
+        return _csv(API.outcomes_csv(), "outcomes.csv")
     if path == "/outcomes" and method == "GET":
         return _page(
             "outcomes.html",
@@ -970,6 +979,10 @@ def _api_route(request: flask.Request, path: str, who: str, role: Role) -> Any:
         return API.audit(request.args.get("kind"), request.args.get("limit"))
     if path == "/api/queue" and method == "GET":
         return API.queue()
+    if path == "/api/outcomes" and method == "GET":
+        return plain(API.outcomes())
+    if path == "/api/outcomes.csv" and method == "GET":
+        return _csv(API.outcomes_csv(), "outcomes.csv")
     if path == "/api/health" and method == "GET":
         return plain(API.health())
     if path == "/api/connections/google/start" and method == "POST":

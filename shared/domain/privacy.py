@@ -117,7 +117,7 @@ CLOSED_STATES = frozenset(
 )
 
 
-DRAFT_TEXT_FIELDS = ("body", "context", "claims", "questions")
+DRAFT_TEXT_FIELDS = ("body", "generated_body", "context", "claims", "questions")
 
 
 def body_free_workflow(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from shared.domain.outbound import DraftContent, compose, read_draft
 from shared.domain.sending import SendMode, auto_approval, content_hash
 from shared.domain.workflow import WorkflowState
 from shared.errors import BadRequest, ConflictError, NotFound
+from shared.services.outcomes import OutcomeLog
 from shared.services.sending import SendTarget, mailbox_of, send_task_name
 
 if TYPE_CHECKING:
@@ -184,6 +185,9 @@ class Approvals:
             return approval
 
         approval = self.store.run_transaction(approve)
+        OutcomeLog(self.store).record(
+            "approved", f"approved-{workflow_id}-{approval['seq']}", workflow_id
+        )
         if approval["task"]:
             self.tasks.enqueue(
                 self.target.send_queue,
@@ -274,6 +278,9 @@ class Approvals:
             return data
 
         data = self.store.run_transaction(reject)
+        OutcomeLog(self.store).record(
+            "rejected", f"rejected-{workflow_id}-{data.get('version')}", workflow_id, workflow=data
+        )
         task = (data.get("approval") or {}).get("task")
         if task:
             self.tasks.delete(self.target.send_queue, str(task))
@@ -330,6 +337,7 @@ class Approvals:
             {"type": "edited", "recorded_at": now, "by": by}
         )
         self.audit.record("edited", workflow_id=workflow_id, who=by, before=current, after=new_hash)
+        OutcomeLog(self.store).record("edited", f"edited-{workflow_id}-{new_hash}", workflow_id)
         return {"content_hash": new_hash}
 
     def regenerate(self, workflow_id: str, *, by: str, instruction: str) -> dict[str, Any]:

@@ -292,6 +292,15 @@ class DraftService:
         if follow_up and context is not None and "deal_stages" in nurture:
             stages = {str(d.id): d.stage for d in context.deals}
             if stages != nurture["deal_stages"]:
+                from shared.services.outcomes import OutcomeLog
+
+                OutcomeLog(self.store).record(
+                    "deal_moves",
+                    f"deal-{workflow_id}",
+                    workflow_id,
+                    workflow=workflow,
+                    step=follow_up,
+                )
                 return self._stop_sequence(workflow_id, version, "the deal moved in HubSpot")
         industry = context.company.industry if context and context.company else None
         pitch = str(story.get("title") or "") if campaign and not thread else ""
@@ -374,6 +383,8 @@ class DraftService:
         record: dict[str, Any] = {
             "subject": answer.subject,
             "body": answer.body,
+            # as drafted, kept beside later edits: what the rep changed is our voice measure
+            "generated_body": answer.body,
             "drafter": answer.drafter,
             "confidence": answer.confidence,
             "questions": list(answer.questions),
@@ -454,10 +465,12 @@ class DraftService:
         paused: dict[str, Any] | None = None,
     ) -> str:
         ref = self._ref(workflow_id)
+        seen: dict[str, Any] = {}
 
         def finish(transaction: Any) -> bool:
             snap = ref.get(transaction=transaction)
             data = snap.to_dict() or {} if snap.exists else {}
+            seen.update(data)
             if int(data.get("version") or 0) != version:
                 return False  # newer input arrived meanwhile: its own task redrafts
             now = _now()
@@ -509,7 +522,31 @@ class DraftService:
             "draft done",
             extra={"fields": {"workflow_id": workflow_id, "state": state.value, "kept": written}},
         )
+        if written:
+            self._count(workflow_id, version, state, {**seen, "draft": draft})
         return state.value if written else "stale"
+
+    def _count(
+        self, workflow_id: str, version: int, state: WorkflowState, workflow: dict[str, Any]
+    ) -> None:
+        """The outcome counters: a lead at its first draft (where its rep is known), and each
+        draft made for a person to review."""
+        from shared.services.outcomes import OutcomeLog
+
+        outcomes = OutcomeLog(self.store)
+        made = state in (WorkflowState.AWAITING_APPROVAL, WorkflowState.NEEDS_INPUT)
+        first_touch = not workflow.get("sends") and not (workflow.get("draft") or {}).get(
+            "follow_up"
+        )
+        if first_touch:
+            duration = "lead_to_draft" if made else None
+            outcomes.record(
+                "leads", f"lead-{workflow_id}", workflow_id, workflow=workflow, duration=duration
+            )
+        if made:
+            outcomes.record(
+                "drafted", f"drafted-{workflow_id}-{version}", workflow_id, workflow=workflow
+            )
 
     def _stop_sequence(self, workflow_id: str, version: int, reason: str) -> str:
         """A follow-up that should not go: the sequence ends, the workflow waits for the

@@ -254,6 +254,7 @@ class MailIntake:
         plan, existing = self.store.run_transaction(apply)
         if plan is None:
             return self.repair(existing)
+        self._count(message, plan)
         if plan.draft_task or plan.voice_task or plan.send_task:
             self._run_effects(
                 plan.draft_task,
@@ -280,6 +281,31 @@ class MailIntake:
         return Recorded(
             Outcome.RECORDED, plan.decision.route.value, plan.workflow_id, plan.draft_task
         )
+
+    def _count(self, message: FetchedMessage, plan: _Plan) -> None:
+        """Outcome counters: a reply to what we sent (and whether it is positive), an
+        unsubscribe, a bounce. Keyed by the message, so a re-read message counts once."""
+        from shared.domain.outcomes import POSITIVE_INTENTS
+        from shared.services.outcomes import OutcomeLog
+
+        route, key = plan.decision.route, f"{message.mailbox}:{message.gmail_id}"
+        if route not in (Route.PROSPECT_REPLY, Route.UNSUBSCRIBE, Route.BOUNCE):
+            return
+        workflow: dict[str, Any] = {"mailbox": message.mailbox}
+        if plan.workflow_id:
+            snap = self.store.db.collection(WORKFLOWS).document(plan.workflow_id).get()
+            workflow = {**workflow, **(snap.to_dict() or {})}
+        outcomes = OutcomeLog(self.store)
+        if route is Route.PROSPECT_REPLY:
+            if not workflow.get("sends"):
+                return  # a first message, not a reply to us: it counts as a lead when drafted
+            outcomes.record("replies", f"reply-{key}", plan.workflow_id, workflow=workflow)
+            if plan.intent is not None and plan.intent.intent.value in POSITIVE_INTENTS:
+                outcomes.record("positive", f"positive-{key}", plan.workflow_id, workflow=workflow)
+        elif route is Route.UNSUBSCRIBE:
+            outcomes.record("unsubscribed", f"unsub-{key}", plan.workflow_id, workflow=workflow)
+        else:
+            outcomes.record("bounced", f"bounce-{key}", plan.workflow_id, workflow=workflow)
 
     def _about_forgotten(self, parsed: ParsedMessage, decision: RoutingDecision) -> bool:
         """Mail from, or to, a person erased on request: we keep nothing of it."""

@@ -454,46 +454,20 @@ class OperatorApi:
         entries.sort(key=lambda e: str(e.get("recorded_at") or e.get("at") or ""))
         return {**shown, "timeline": entries}
 
-    def outcomes(self, days: int = 14) -> dict[str, Any]:
-        """Drafted, approved and sent per day over the last `days`, from the audit log, and
-        the SVG bar geometry for each series (the outcomes issue adds replies, meetings and
-        voice fidelity from counters kept as events happen)."""
-        from datetime import UTC, datetime, timedelta
+    def outcomes(self, weeks: int = 8) -> dict[str, Any]:
+        """The weekly outcome counters (kept as events happen, shared/services/outcomes.py)
+        as the Outcomes page shows them."""
+        from shared.domain.outcomes import report
+        from shared.services.outcomes import OutcomeLog
 
-        from google.cloud.firestore_v1.base_query import FieldFilter
+        return report(OutcomeLog(self.wiring.runtime.store).weeks(weeks))
 
-        today = datetime.now(UTC).date()
-        start = datetime.combine(today - timedelta(days=days - 1), datetime.min.time(), UTC)
-        labels = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
-        series: dict[str, dict[str, int]] = {k: dict.fromkeys(labels, 0) for k in KINDS}
-        query = self._db.collection("audit").where(filter=FieldFilter("at", ">=", start))
-        for snap in query.stream():
-            data = snap.to_dict() or {}
-            kind, at = data.get("kind"), data.get("at")
-            if kind in series and isinstance(at, datetime):
-                day = at.astimezone(UTC).date().isoformat()
-                if day in series[kind]:
-                    series[kind][day] += 1
-        peak = max([1, *(v for s in series.values() for v in s.values())])
-        charts = []
-        for kind, counts in series.items():
-            bars = [
-                {
-                    "day": day,
-                    "count": count,
-                    "x": index * 22,
-                    "height": round(100 * count / peak),
-                    "y": 100 - round(100 * count / peak),
-                }
-                for index, (day, count) in enumerate(counts.items())
-            ]
-            charts.append(
-                {"kind": kind, "label": KINDS[kind], "total": sum(counts.values()), "bars": bars}
-            )
-        return {"days": days, "charts": charts, "first": labels[0], "last": labels[-1]}
+    def outcomes_csv(self, weeks: int = 12) -> str:
+        from shared.services.outcomes import OutcomeLog
+
+        return OutcomeLog(self.wiring.runtime.store).csv(weeks)
 
 
-KINDS = {"drafted": "drafts made", "approved": "approved", "sent": "sent"}
 OUTCOME_COLUMNS = (
     "drafted",
     "sent",

@@ -52,6 +52,7 @@ from shared.errors import (
     PermanentExternalError,
     TransientError,
 )
+from shared.services.outcomes import OutcomeLog
 from shared.services.suppressions import is_suppressed
 
 if TYPE_CHECKING:
@@ -681,6 +682,19 @@ class SendService:
             extra={"fields": {"workflow_id": workflow_id, "gmail_id": gmail_id, "found": found}},
         )
         fresh = self._ref(workflow_id).get().to_dict() or written
+        last: dict[str, Any] = next(
+            (s for s in reversed(fresh.get("sends") or []) if s.get("gmail_id") == gmail_id), {}
+        )
+        step = int(last.get("step") or 0)
+        OutcomeLog(self.store).record(
+            "sent",
+            f"sent-{workflow_id}-{gmail_id}",
+            workflow_id,
+            workflow=fresh,
+            step=step,
+            duration=None if step else "lead_to_sent",
+            sent_body=str(last.get("body") or (fresh.get("draft") or {}).get("body") or ""),
+        )
         effects = self._after_send(workflow_id, fresh)
         return {"status": "sent", "gmail_id": gmail_id, "found_on_retry": found, **effects}
 
@@ -834,6 +848,7 @@ class SendService:
         self.audit.record(
             "meeting_booked", key=f"meeting-{key}", workflow_id=workflow_id, event_id=event_id
         )
+        OutcomeLog(self.store).record("meetings", f"meeting-{key}", workflow_id, workflow=workflow)
         return result
 
     def _mark_done(self, workflow_id: str, seq: int, effects: dict[str, Any]) -> None:

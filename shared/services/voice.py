@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -533,6 +534,8 @@ class VoiceService:
             "fingerprint": fingerprint,
             "sample_ids": sorted(s["id"] for s in ready),
             "samples": len(ready),
+            # which kinds of writing the voice was learnt from (the outcomes' voice source)
+            "sources": dict(Counter(str(s.get("source_type") or "unknown") for s in ready)),
             "stats": style.as_json(),
             "guide": guide,
             "guide_source": guide_source,

@@ -353,7 +353,7 @@ def test_voice_training_from_the_page_links_and_files_become_samples(browser: Br
     assert "YouTube video bRtLn3Fc9kQ" in gallery or "youtube" in gallery
 
 
-def test_outcomes_chart_what_happened_per_day(browser: Browser, team: Team):
+def test_outcomes_count_what_happened_per_week(browser: Browser, team: Team):
     team.set_flags(mode="SEND_ALLOWED", undo_seconds=0)
     workflow_id = team.lead()
     team.drafted(workflow_id)
@@ -365,11 +365,15 @@ def test_outcomes_chart_what_happened_per_day(browser: Browser, team: Team):
     assert "hubspot_email" in timeline  # the HubSpot writes after the send
     assert "follow_up_scheduled" in timeline
 
-    assert "1 drafts made" in page
-    assert "1 approved" in page
     assert "1 sent" in page
+    assert "0 replies" in page
     assert page.count("<svg") == 3
     assert ": 1</title>" in page
+    assert "maya@brightline.example" in page  # the per-rep table
+    csv = browser.get("/outcomes.csv")
+    assert csv.headers["Content-Type"].startswith("text/csv")
+    assert ",sent,rep,maya@brightline.example,1.0" in csv.text
+    assert ",sent,source,form,1.0" in csv.text
 
 
 def test_the_hubspot_picker_finds_a_contact_and_adds_it_as_a_sample(browser: Browser, team: Team):
