@@ -277,6 +277,11 @@ class Settings(BaseSettings):
     guardrail_max_employees: int | None = Field(
         None, ge=0, description="Largest company size written to (employees)."
     )
+    team_lead_email: str = Field(
+        "",
+        description="Whose mailbox gets the weekly digest as a draft (default: the first of "
+        "OPERATOR_EMAILS); it must be a connected mailbox.",
+    )
     llm_daily_budget_usd: float = Field(
         20.0,
         ge=0,

@@ -216,6 +216,7 @@ locals {
     ASSET_LINK_ALLOW_LIST       = join(",", var.asset_link_allow_list)
     EMBEDDING_DIMENSIONS        = tostring(var.embedding_dimensions)
     LLM_DAILY_BUDGET_USD        = tostring(var.llm_daily_budget_usd)
+    TEAM_LEAD_EMAIL             = var.team_lead_email
     # numpy's BLAS would start a thread per core for the small embedding matmuls
     OPENBLAS_NUM_THREADS = "1"
   }

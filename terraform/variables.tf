@@ -301,3 +301,15 @@ variable "backup_retention_days" {
     error_message = "backup_retention_days must be 1 to 98 (Firestore keeps backups at most 14 weeks)."
   }
 }
+
+variable "digest_schedule" {
+  description = "Cron schedule of the weekly outcomes digest, in team_time_zone."
+  type        = string
+  default     = "0 8 * * 1"
+}
+
+variable "team_lead_email" {
+  description = "Whose (connected) mailbox gets the weekly digest as a draft; empty: the first operator email."
+  type        = string
+  default     = ""
+}

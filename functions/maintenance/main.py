@@ -34,6 +34,23 @@ log = logging.getLogger("sales_agent.maintenance")
 _AUDIENCE = SETTINGS.function_url_maintenance
 
 
+def _weekly_digest(week: Any) -> dict[str, Any]:
+    import re
+
+    from shared.services.digest import WeeklyDigest
+    from shared.services.mailboxes import mailbox_gmail
+
+    if week is not None and not (isinstance(week, str) and re.fullmatch(r"\d{4}-W\d{2}", week)):
+        raise BadRequest('week: an ISO week like "2026-W47"')
+    lead = SETTINGS.team_lead_email or next(iter(SETTINGS.operator_emails), "")
+    if not lead:
+        raise BadRequest("no team lead: set TEAM_LEAD_EMAIL")
+    digest = WeeklyDigest(
+        RUNTIME.store, lambda mailbox: mailbox_gmail(RUNTIME.store, ASSETS.access, mailbox), lead
+    )
+    return digest.run(week)
+
+
 @functions_framework.http
 @entrypoint("maintenance", SETTINGS)
 def maintenance(request: flask.Request) -> Any:
@@ -44,6 +61,13 @@ def maintenance(request: flask.Request) -> Any:
         audience=_AUDIENCE,
         allowed_emails=(SETTINGS.scheduler_invoker_email, SETTINGS.tasks_invoker_email),
     )
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    if body.get("job") == "weekly_digest":
+        return _weekly_digest(body.get("week"))
+    if body.get("job") not in (None, "hourly"):
+        raise BadRequest('job: "hourly" (the default) or "weekly_digest"')
     report = SERVICES.mailboxes.run_maintenance().as_json()
     try:
         report["assets"] = ASSETS.assets.follow_changes()

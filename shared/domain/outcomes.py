@@ -10,7 +10,7 @@ sums and counts, so a week's average is one division and weeks add up.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -180,7 +180,7 @@ def _mean(part: Mapping[str, Any], dimension: str = "all", key: str = "") -> flo
     return average(sums, counts, dimension, key)
 
 
-def report(weeks: list[Mapping[str, Any]]) -> dict[str, Any]:
+def report(weeks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The Outcomes page's numbers from the weekly counters (oldest week first): each metric
     per week, reply rate, speed to lead, voice fidelity, the same per rep, source and step,
     and bar geometry for the charted metrics."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.domain.assets import Situation
 from shared.domain.gate import GatePolicy
-from shared.errors import AppError, NotFound
+from shared.errors import AppError
 from shared.services.drafting import DraftService, OfferedSlot, Sources
 from shared.services.voice_wiring import VoiceWiring
 
@@ -98,16 +98,9 @@ class DraftWiring:
             self.runtime.secrets.forget(secret_id)
 
     def gmail_for(self, mailbox: str) -> Any:
-        from shared.services.mailboxes import FreshClient
+        from shared.services.mailboxes import mailbox_gmail
 
-        snap = self.runtime.store.db.collection("mailboxes").document(mailbox).get()
-        if not snap.exists:
-            raise NotFound(f"the mailbox {mailbox} is not connected")
-        data = snap.to_dict() or {}
-        access = self.voice.access
-        return FreshClient(
-            lambda: access.gmail_for(mailbox, data), lambda: access.forget(mailbox, data)
-        )
+        return mailbox_gmail(self.runtime.store, self.voice.access, mailbox)
 
     def voice_guide(self, rep: str) -> str | None:
         profile = self.voice.service.profile(rep) or {}

@@ -316,6 +316,20 @@ def _event(name: str, mailbox: str, **fields: Any) -> None:
     )
 
 
+def mailbox_gmail(store: Any, access: Any, mailbox: str) -> FreshClient:
+    """A connected mailbox's Gmail client (through `access`, the mailbox token reader),
+    renewed once when its grant is refused. NotFound for a mailbox never connected."""
+    from shared.errors import NotFound
+
+    snap = store.db.collection("mailboxes").document(mailbox).get()
+    if not snap.exists:
+        raise NotFound(f"the mailbox {mailbox} is not connected")
+    data = snap.to_dict() or {}
+    return FreshClient(
+        lambda: access.gmail_for(mailbox, data), lambda: access.forget(mailbox, data)
+    )
+
+
 class FreshClient:
     """A Google client whose calls, on a refused grant, re-read the token once and try again:
     the person may have reconnected since this instance cached the old token. A generator

@@ -244,3 +244,50 @@ def test_a_workflow_stuck_between_steps_gets_its_draft_step_again(mail, cloud_lo
     assert stuck == ["wf-sending", "wf-stuck"]
     assert run(mail).json()["workflows"] == {"stuck": 2, "retried": 1}
     assert len([t for t in draft_tasks(mail.stack) if "wf-stuck" in t]) == 1  # same hour: once
+
+
+def _job(mail: Mail, body: dict) -> requests.Response:
+    token = mail.stack.issuer.sign(mail.stack.function_url("maintenance"), SCHEDULER_INVOKER)
+    return requests.post(
+        mail.server.url + "/", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
+
+
+def test_the_weekly_digest_is_one_draft_for_the_team_lead(mail):
+    from shared.domain.outcomes import iso_week
+    from shared.services.outcomes import OUTCOMES
+
+    now = datetime.now(UTC)
+    week, before = iso_week(now), iso_week(now - timedelta(days=7))
+    mail.db.collection(OUTCOMES).document(week).set(
+        {
+            "week": week,
+            "counts": {
+                "sent": {"all": 12, "rep": {REP: 12}},
+                "replies": {"all": 3, "rep": {REP: 3}},
+                "meetings": {"all": 1, "rep": {REP: 1}},
+            },
+        }
+    )
+    mail.db.collection(OUTCOMES).document(before).set(
+        {"week": before, "counts": {"sent": {"all": 10, "rep": {REP: 10}}}}
+    )
+    drafts_before = len(mail.gmail.drafts(REP))
+
+    first = _job(mail, {"job": "weekly_digest", "week": week})
+
+    assert first.status_code == 200, first.text
+    assert first.json() == {"week": week, "status": "drafted", "mailbox": REP}
+    (digest,) = mail.gmail.drafts(REP)[drafts_before:]
+    message = digest["message"]
+    assert message["to"] == REP
+    assert week in message["subject"]
+    body = str(message["body"])
+    assert "sent               12 (+2 on the week before)" in body
+    assert "reply rate: 0.25" in body
+    assert f"{REP}: 0 drafted, 12 sent, 3 replies, 1 meetings" in body
+    again = _job(mail, {"job": "weekly_digest", "week": week})
+    assert again.json()["status"] == "already drafted"
+    assert len(mail.gmail.drafts(REP)) == drafts_before + 1
+    assert _job(mail, {"job": "weekly_digest", "week": "last week"}).status_code == 400
+    assert _job(mail, {"job": "reindex"}).status_code == 400
