@@ -201,6 +201,7 @@ locals {
     gmail_messages = "expires_at" # Gmail message records: dedupe and thread memory (180 days)
     oauth_flows    = "expires_at" # half-finished OAuth connects (minutes)
     send_counters  = "expires_at" # quota counters of closed windows (35 days after)
+    outcome_events = "expires_at" # which outcome events were counted (400 days)
   }
 
   # Large values nobody filters on: no single-field index (cheaper writes, no 1,500-byte cut).
