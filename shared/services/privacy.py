@@ -17,7 +17,7 @@ Forgetting runs in this order, so that nothing new about the person lands while 
 4. the audit log gets one record: the pseudonym, who asked, the counts.
 
 A person is recognised by their address, and by their full name when we know it (from HubSpot,
-our CRM copy or mail headers). Their pending draft, send and follow-up tasks find no workflow
+our CRM copy or mail headers). A scheduled send task is deleted; their draft and follow-up tasks find no workflow
 and end. Each step is repeatable: a second request finds nothing and changes nothing.
 """
 
@@ -277,7 +277,14 @@ class PrivacyService:
         A store we cannot reach now is named in the answer: asking again finishes it."""
         drafts = trashed = archived = 0
         problems: list[str] = []
+        settings = self.runtime.settings
         for workflow_id, data in workflows.items():
+            task = (data.get("approval") or {}).get("task")
+            if task:  # a scheduled send: gone now rather than finding nothing when it runs
+                try:
+                    self.runtime.tasks.delete(settings.queue_send, str(task))
+                except Exception as exc:  # the send step finds no workflow and ends anyway
+                    problems.append(f"send task {workflow_id}: {type(exc).__name__}")
             mailbox = str(data.get("mailbox") or (data.get("draft") or {}).get("mailbox") or "")
             if not mailbox:
                 continue
