@@ -17,8 +17,9 @@ Forgetting runs in this order, so that nothing new about the person lands while 
 4. the audit log gets one record: the pseudonym, who asked, the counts.
 
 A person is recognised by their address, and by their full name when we know it (from HubSpot,
-our CRM copy or mail headers). A scheduled send task is deleted; their draft and follow-up tasks find no workflow
-and end. Each step is repeatable: a second request finds nothing and changes nothing.
+our CRM copy or mail headers). A scheduled send task is deleted; their draft and follow-up
+tasks find no workflow and end. Each step is repeatable: a second request finds nothing and
+changes nothing.
 """
 
 from __future__ import annotations
