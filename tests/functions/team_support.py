@@ -18,6 +18,17 @@ REP = seed.REP_EMAIL
 DANA = seed.PROSPECTS[0]
 
 
+def wait_until(check: Any, timeout: float = 40.0, every: float = 0.2) -> Any:
+    """`check()`'s first truthy answer; AssertionError when none comes in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("never happened")
+
+
 class Team:
     """The rep's team, as the operator API and the fakes show it."""
 
@@ -39,6 +50,17 @@ class Team:
             json=json,
             headers={"Authorization": f"Bearer {token or self.token}"},
             timeout=30,
+        )
+
+    def voice(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """The voice function's API (samples, assets) as the operator's service account."""
+        token = self.stack.issuer.sign(self.stack.function_url("voice"), OPERATOR_ACCOUNT)
+        return requests.request(
+            method,
+            self.servers["voice"].url + path,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            **kwargs,
         )
 
     def set_flags(self, **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,6 @@ every Firestore document and the fakes' stores we wrote to for anything of their
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from devstack import seed
 from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
 from devstack.stack import OPERATOR_ACCOUNT
 from shared.domain.privacy import person_key
-from tests.functions.team_support import DANA, REP, Team
+from tests.functions.team_support import DANA, REP, Team, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -62,26 +61,6 @@ def _theirs(path: str, data: dict[str, Any]) -> bool:
     return DANA.contact_id in ids and "suppressions/" not in path
 
 
-def _voice(team: Team, path: str, **kwargs: Any) -> requests.Response:
-    token = team.stack.issuer.sign(team.stack.function_url("voice"), OPERATOR_ACCOUNT)
-    return requests.post(
-        team.servers["voice"].url + path,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-        **kwargs,
-    )
-
-
-def _wait(check: Any, timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("never happened")
-
-
 def _a_prospect_with_a_history(team: Team) -> dict[str, Any]:
     """Dana: a lead, a sent email, her reply and the second draft, a voice sample and an
     asset naming her, and a colleague's note about her."""
@@ -107,8 +86,8 @@ def _a_prospect_with_a_history(team: Team) -> dict[str, Any]:
         f"{FULL_NAME} from Northwind may call you about forecasting; she is keen.",
     )
     assert team.mail.push().status_code == 200
-    sample = _voice(
-        team,
+    sample = team.voice(
+        "POST",
         "/samples",
         files={
             "file": (
@@ -125,9 +104,9 @@ def _a_prospect_with_a_history(team: Team) -> dict[str, Any]:
     )
     assert sample.status_code in (200, 202), sample.text
     sample_id = sample.json()["sample"]["id"]
-    _wait(lambda: _sample_ready(team, sample_id))
-    asset = _voice(
-        team,
+    wait_until(lambda: _sample_ready(team, sample_id))
+    asset = team.voice(
+        "POST",
         "/assets",
         files={
             "file": (
@@ -143,7 +122,7 @@ def _a_prospect_with_a_history(team: Team) -> dict[str, Any]:
         data={"title": "Northwind story"},
     )
     assert asset.status_code == 202, asset.text
-    _wait(lambda: _passages_mentioning(team))
+    wait_until(lambda: _passages_mentioning(team))
     return {"workflow_id": workflow_id, "sample_id": sample_id, "sent": sent}
 
 

@@ -9,18 +9,15 @@ a new lead afterwards, and the tests after this module run on the restarted emul
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import requests
 from google.cloud.firestore_v1.vector import Vector
 
 from devstack import seed
 from devstack.restore_drill import canonical, compare, fingerprint, run_drill
-from devstack.stack import OPERATOR_ACCOUNT
-from tests.functions.team_support import REP, Team
+from tests.functions.team_support import REP, Team, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -30,27 +27,6 @@ SAMPLE = (
     "team plans the weekly order across twelve warehouses, and where the forecast misses "
     "seasonal peaks. I will send our regional view next week. Best, Maya"
 )
-
-
-def _voice(team: Team, method: str, path: str, **kwargs: Any) -> requests.Response:
-    token = team.stack.issuer.sign(team.stack.function_url("voice"), OPERATOR_ACCOUNT)
-    return requests.request(
-        method,
-        team.servers["voice"].url + path,
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-        **kwargs,
-    )
-
-
-def _wait(check: Any, timeout: float = 40.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("never happened")
 
 
 def _audit(team: Team) -> list[dict[str, Any]]:
@@ -68,8 +44,7 @@ def _a_team_at_work(team: Team) -> dict[str, Any]:
     team.drafted(dana)
     team.drafted(priya)
     team.approve(dana)
-    sample = _voice(
-        team,
+    sample = team.voice(
         "POST",
         "/samples",
         files={"file": ("follow-up.txt", SAMPLE.encode(), "text/plain")},
@@ -77,7 +52,7 @@ def _a_team_at_work(team: Team) -> dict[str, Any]:
     )
     assert sample.status_code in (200, 202), sample.text
     profile_ref = team.db.collection("voice_profiles").document(REP)
-    _wait(lambda: profile_ref.get().exists)
+    wait_until(lambda: profile_ref.get().exists)
     assert team.stack.tasks.wait_idle(40), "tasks still running: the drill needs a quiet system"
     return {"workflows": [dana, priya], "profile": profile_ref.get().to_dict()}
 
@@ -121,7 +96,7 @@ def test_a_restore_brings_back_workflows_drafts_audit_and_voice(team, tmp_path):
         assert shown.json()["workflow"] == before["workflow"]
     assert _audit(team) == audit
     assert team.db.collection("voice_profiles").document(REP).get().to_dict() == history["profile"]
-    served = _voice(team, "GET", "/profile", params={"rep": REP})
+    served = team.voice("GET", "/profile", params={"rep": REP})
     assert served.status_code == 200, served.text
 
     # ... and keep working: a new lead is drafted after the restart.
