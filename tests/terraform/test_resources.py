@@ -140,7 +140,11 @@ def test_task_audiences_are_the_urls_the_functions_verify():
 
 
 def test_the_scheduler_calls_maintenance_as_the_identity_it_accepts():
-    job = config().resource("google_cloud_scheduler_job", "maintenance")
+    job = config().resource("google_cloud_scheduler_job", "job")
+    assert job["for_each"] == "${local.scheduler_jobs}"
+    jobs = config().locals["scheduler_jobs"]
+    assert jobs["maintenance"]["body"] == "{}"
+    assert jobs["weekly-digest"]["body"] == '{"job": "weekly_digest"}'
     target = first(job["http_target"])
     token = first(target["oidc_token"])
     assert target["uri"] == token["audience"] == "${local.function_urls.maintenance}"
