@@ -105,7 +105,7 @@ locals {
       model         = true
       memory        = "2Gi"
       cpu           = "1"
-      timeout       = 120
+      timeout       = 540 # forgetting a person reads every document: ~600 a second a pass
       concurrency   = 8
       max_instances = 5
       queues        = ["campaign", "draft", "send", "voice"]
