@@ -62,6 +62,24 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _proposed_times(proposed: tuple[str, ...], offered: list[OfferedSlot]) -> tuple[str, ...]:
+    """The times the draft says it proposes, for the gate's slot check: a slot item's id
+    (`slot.2`, what the model answers) or its text (what the offline drafter writes) is that
+    offered slot's start; anything else is passed as written, so a time the calendar did not
+    offer (or an id that names no slot) is caught there."""
+    by_text = {slot.text: slot for slot in offered}
+    times = []
+    for value in proposed:
+        index = value.removeprefix("slot.")
+        if value.startswith("slot.") and index.isdigit() and 0 < int(index) <= len(offered):
+            times.append(offered[int(index) - 1].start.isoformat())
+        elif value in by_text:
+            times.append(by_text[value].start.isoformat())
+        else:
+            times.append(value)
+    return tuple(times)
+
+
 def body_hash(body: str) -> str:
     return hashlib.sha256(body.strip().replace("\r\n", "\n").encode()).hexdigest()
 
@@ -363,6 +381,10 @@ class DraftService:
                 i.text.rsplit("(", 1)[-1].rstrip(")") for i in items if i.kind == "asset"
             ),
             inbound_text=ask or "",
+            proposed_slots=_proposed_times(answer.slots, self._local.offered),
+            offered_slots=tuple(
+                f"{s.start.isoformat()}/{s.end.isoformat()}" for s in self._local.offered
+            ),
         )
         policy = self.policy() if callable(self.policy) else self.policy
         result = decide(facts, policy, prompt.system + prompt.user)

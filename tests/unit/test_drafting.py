@@ -117,3 +117,47 @@ def test_the_offline_drafter_uses_the_reps_voice_real_slots_and_a_real_link():
     assert draft.drafter == OFFLINE_LABEL
     assert draft.questions  # never sent without a person reading it
     assert "[" not in draft.body
+
+
+def test_the_times_a_draft_proposes_reach_the_gate_as_the_offered_starts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shared.domain.gate import DraftFacts, slots_check
+    from shared.services.drafting import OfferedSlot, _proposed_times
+
+    start = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    later = start + timedelta(days=1, hours=5)
+    half_hour = timedelta(minutes=30)
+    offered = [
+        OfferedSlot("Tuesday 24 November, 10:00–10:30", start, start + half_hour, "UTC"),
+        OfferedSlot("Wednesday 25 November, 15:00–15:30", later, later + half_hour, "UTC"),
+    ]
+    windows = tuple(f"{s.start.isoformat()}/{s.end.isoformat()}" for s in offered)
+
+    def check(proposed: tuple[str, ...]) -> bool:
+        facts = DraftFacts(
+            to="dana@x.example",
+            cc=(),
+            bcc=(),
+            subject="s",
+            body="b",
+            confidence=0.9,
+            questions=(),
+            contact_email="dana@x.example",
+            thread_participants=(),
+            contact_industry=None,
+            company_stage=None,
+            employees=None,
+            suppressed=False,
+            retrieved_links=frozenset(),
+            inbound_text="",
+            proposed_slots=_proposed_times(proposed, offered),
+            offered_slots=windows,
+        )
+        return slots_check(facts).passed
+
+    assert check(("slot.1", "slot.2"))
+    assert check(("Wednesday 25 November, 15:00–15:30",))  # the offline drafter's form
+    assert not check(("slot.3",))  # no third slot was offered
+    assert not check(("Thursday at 4pm",))  # a time the calendar never offered
+    assert check(())
