@@ -66,6 +66,9 @@ format: install
 dev: install check-emulators
 	$(BIN)/python -m devstack.stack
 
+# The narrated demo (README, "What runs today"); the stack and the operator page stay up until
+# Ctrl-C (`python -m devstack.demo --exit` stops after the stories). OPENAI_API_KEY set: the
+# real model writes the drafts; unset: the offline drafter, nothing leaves 127.0.0.1.
 demo: install check-emulators
 	$(BIN)/python -m devstack.demo
 

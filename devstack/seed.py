@@ -282,3 +282,50 @@ def sales_material() -> list[tuple[str, str, bytes | str]]:
         ("Healthcare security one-pager", "application/vnd.google-apps.document", security),
         ("Pricing sheet", "application/pdf", bytes(pdf.output())),
     ]
+
+
+# --- Maya's calendar: the busy times the drafts' meeting slots must avoid ------------------
+REP_TIME_ZONE = "Europe/London"
+WORKING_WEEK = (
+    (("09:00", "12:00", "Quarterly review: Corvid Retail"),),
+    (("09:00", "10:00", "Pipeline review"), ("13:00", "15:00", "Onboarding: Tallyho")),
+    (("09:00", "11:30", "Sales kick-off"), ("15:00", "16:00", "1:1 with Sam")),
+    (("12:00", "17:30", "Customer visit: Harbour Grocers"),),
+    (("09:00", "09:30", "Team stand-up"), ("12:00", "13:00", "Lunch and learn")),
+)
+
+
+def seed_calendar(calendar: Any, now: float | None = None) -> list[dict[str, Any]]:
+    """Maya's calendar (Europe/London) with meetings on each working day of the coming week,
+    from today. Returns them (`start` and `end` aware, `summary`)."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(REP_TIME_ZONE)
+    calendar.set_timezone(REP_EMAIL, REP_TIME_ZONE)
+    today = datetime.fromtimestamp(now if now is not None else time.time(), zone).date()
+    added: list[dict[str, Any]] = []
+    working_day = 0
+    for offset in range(8):
+        day = today + timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for start_text, end_text, summary in WORKING_WEEK[working_day % len(WORKING_WEEK)]:
+            start, end = (
+                datetime.combine(day, datetime.strptime(t, "%H:%M").time(), zone)
+                for t in (start_text, end_text)
+            )
+            calendar.add_event(REP_EMAIL, start, end, summary, time_zone=REP_TIME_ZONE)
+            added.append({"start": start, "end": end, "summary": summary})
+        working_day += 1
+    return added
+
+
+def store_openai_key(stack: Any, key: str) -> str:
+    """Store an OpenAI API key where the functions look for it (Secret Manager, under the
+    settings' `openai_api_key_id`); returns that secret id."""
+    from shared.adapters.secrets import SecretStore
+
+    secret_id = str(settings_for(stack).openai_api_key_id)
+    SecretStore(stack.project, stack.secrets.address).write(secret_id, key)
+    return secret_id

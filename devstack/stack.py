@@ -59,6 +59,8 @@ class DevStack:
     state_dir: Path = ROOT / ".devstack"
     queue_min_backoff: float = 1.0
     queue_max_attempts: int = 10
+    # None: the functions talk to the OpenAI fake; the demo sets the real API when a key is given
+    openai_base_url: str | None = None
 
     def __post_init__(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -176,7 +178,7 @@ class DevStack:
             "CALENDAR_API_ENDPOINT": f"{self.fake_url('calendar')}/calendar/v3/",
             "YOUTUBE_BASE_URL": self.fake_url("youtube"),
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),
-            "OPENAI_BASE_URL": f"{self.fake_url('openai')}/v1",
+            "OPENAI_BASE_URL": self.openai_base_url or f"{self.fake_url('openai')}/v1",
             "HUBSPOT_WEBHOOK_URL": f"{self.function_url('hubspot_webhook')}/",
             **{f"FUNCTION_URL_{name.upper()}": self.function_url(name) for name in FUNCTIONS},
         }
