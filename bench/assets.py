@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import table
+from bench.common import Figure, Result, table
 from devstack import seed
 
 DOCUMENTS = 30  # half DOCX, half Markdown
@@ -213,7 +213,7 @@ def _library(stack: Any, embedder: Callable[[], Any]) -> Any:
 
 
 # --- 1. indexing ------------------------------------------------------------------------------
-def _indexing(stack: Any) -> str:
+def _indexing(stack: Any, figures: list[Figure]) -> str:
     from shared.adapters.embeddings import OfflineMiniLM
 
     model = OfflineMiniLM()
@@ -245,6 +245,12 @@ def _indexing(stack: Any) -> str:
     assert stored == passages, (stored, passages)
     rest = seconds - timed.seconds
     docx = (DOCUMENTS + 1) // 2
+    figures.append(
+        Figure(
+            "asset indexing (DOCX/Markdown, offline embeddings), passages/s",
+            f"{passages / seconds:.1f} ({timed.seconds / seconds:.0%} of it embedding)",
+        )
+    )
     rows = [
         (
             f"add_upload × {DOCUMENTS} (store file parts, queue the index task)",
@@ -355,7 +361,7 @@ def _situation(index: int) -> Any:
     )
 
 
-def _retrieval(stack: Any) -> str:
+def _retrieval(stack: Any, figures: list[Figure]) -> str:
     import numpy as np
 
     from shared.adapters.embeddings import OfflineMiniLM
@@ -427,6 +433,15 @@ def _retrieval(stack: Any) -> str:
             goal = ""
             if case.startswith("search end to end") and size == 10_000:
                 goal = f"< {GOAL_MS:.0f} ms {'ok' if float(p99) < GOAL_MS else 'missed'}"
+                figures.append(
+                    Figure(
+                        f"asset search end to end at {size:,} passages (offline embedder), "
+                        "p50 / p99 ms",
+                        f"{float(p50):.0f} / {float(p99):.0f}",
+                        f"p99 < {GOAL_MS:.0f} ms",
+                        float(p99) < GOAL_MS,
+                    )
+                )
             rows.append((f"{size:,}", case, p50, p99, str(len(samples)), goal))
 
     build = table(
@@ -450,5 +465,7 @@ def _retrieval(stack: Any) -> str:
     return build + "\n" + search_table + "\n" + note + "\n"
 
 
-def run(stack: Any) -> str:
-    return _indexing(stack) + "\n" + _retrieval(stack)
+def run(stack: Any) -> Result:
+    figures: list[Figure] = []
+    indexing = _indexing(stack, figures)
+    return Result(indexing + "\n" + _retrieval(stack, figures), figures)

@@ -42,7 +42,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.types import firestore as firestore_types
 from werkzeug.wrappers import Request, Response
 
-from bench.common import FunctionProcess, launch_function, table
+from bench.common import Figure, FunctionProcess, Result, launch_function, table
 from bench.draft import FirestoreCounter, call_name, p50, p99
 from devstack import seed
 from devstack.fakes.base import MAX_LOG_ENTRIES
@@ -590,7 +590,7 @@ def tasks_baseline(stack: DevStack, url: str) -> Baseline:
 
 
 # --- the run -------------------------------------------------------------------------------
-def run(stack: DevStack) -> str:
+def run(stack: DevStack) -> Result:
     assert stack.firestore is not None
     assert stack.firestore.process is not None
     seed.seed(stack)
@@ -691,7 +691,9 @@ def _per(value: float, contacts: int) -> str:
     return f"{value / contacts:.2f}" if contacts else "—"
 
 
-def report(resolves: list[Resolve], drafting: Drafting, baseline: Baseline, seeding: float) -> str:
+def report(
+    resolves: list[Resolve], drafting: Drafting, baseline: Baseline, seeding: float
+) -> Result:
     main = resolves[0]
     resolve_rows = [
         (r.label, str(r.included), f"{r.seconds:.2f}", f"{r.launch_seconds * 1000:.0f}",
@@ -845,4 +847,20 @@ def report(resolves: list[Resolve], drafting: Drafting, baseline: Baseline, seed
         f"{drafting.gmail_drafts}",
         "",
     ]
-    return resolve_table + "\n" + flow_table + "\n" + fs_table + "\n" + "\n".join(notes)
+    figures = [
+        Figure(
+            f"campaign of {CONTACTS:,} contacts: launch → members written (filters segment), s",
+            f"{main.seconds:.1f} ({sum(main.hubspot.values())} HubSpot requests)",
+        ),
+        Figure(
+            "campaign drafting throughput, one drafting process (LLM via the fake), drafts/min",
+            f"{drafting.per_minute:,.0f} ({drafting.settled}/{main.included} settled)",
+        ),
+        Figure(
+            "campaign orchestration Firestore operations per contact (resolve + ticks)",
+            f"{_per(total_reads + total_writes, n)} ({_per(total_reads, n)} reads + "
+            f"{_per(total_writes, n)} writes)",
+        ),
+    ]
+    section = resolve_table + "\n" + flow_table + "\n" + fs_table + "\n" + "\n".join(notes)
+    return Result(section, figures)

@@ -1,4 +1,5 @@
-"""Load helpers shared by the benchmarks: a bounded burst of requests and its statistics."""
+"""Helpers shared by the benchmarks: a bounded burst of requests and its statistics, function
+processes, Markdown tables, and the figures each bench hands to the summary table."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,40 @@ import requests
 
 from devstack.serving import LOCALHOST, free_port
 from devstack.stack import ROOT, wait_for_health
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One row of the summary table: a measure, its value, its goal and whether it was met
+    (None: no goal set, or nothing to judge)."""
+
+    name: str
+    value: str
+    goal: str = "—"
+    met: bool | None = None
+
+
+@dataclass
+class Result:
+    """What a bench returns: its detailed Markdown section and its rows for the summary."""
+
+    section: str
+    figures: list[Figure]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile (p99 of fewer than 100 samples is their maximum)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+
+
+def summary_table(figures: list[Figure]) -> str:
+    rows = [
+        (f.name, f.value, f.goal, {True: "yes", False: "**no**", None: "—"}[f.met]) for f in figures
+    ]
+    return table("Summary", ("measure", "value", "goal", "met"), rows)
 
 
 @dataclass
@@ -89,7 +124,7 @@ class FunctionProcess:
         self.process.wait(timeout=10)
 
 
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def table(title: str, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"

@@ -25,7 +25,7 @@ import requests
 from google.cloud import firestore
 from google.cloud.firestore_v1.types import firestore as firestore_types
 
-from bench.common import launch_function, table
+from bench.common import Figure, Result, launch_function, table
 from bench.gmail_intake import QUOTA, gmail_method
 from devstack import seed
 from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
@@ -336,7 +336,7 @@ def breakdown(leads: list[Lead], fake: str) -> str:
     return ", ".join(f"{name} ×{count / len(leads):g}" for name, count in sorted(total.items()))
 
 
-def run(stack: DevStack) -> str:
+def run(stack: DevStack) -> Result:
     assert stack.firestore is not None
     seed.seed(stack)
     counter = FirestoreCounter(stack.firestore.host).start()
@@ -376,7 +376,7 @@ def run(stack: DevStack) -> str:
     return report(modes)
 
 
-def report(modes: list[Mode]) -> str:
+def report(modes: list[Mode]) -> Result:
     timing_rows: list[tuple[str, ...]] = []
     for mode in modes:
         leads = mode.timed
@@ -491,4 +491,53 @@ def report(modes: list[Mode]) -> str:
         ]
         notes.append(f"- **{mode.name}** (per draft): " + "; ".join(parts))
     notes.append("")
-    return timing + "\n" + costs + "\n" + "\n".join(notes)
+    return Result(timing + "\n" + costs + "\n" + "\n".join(notes), figures(modes))
+
+
+def figures(modes: list[Mode]) -> list[Figure]:
+    found: list[Figure] = []
+    for mode in modes:
+        ms = [lead.ms for lead in mode.timed]
+        short = mode.name.split(" (")[0]
+        found.append(
+            Figure(
+                f"lead to draft ({short}): signed webhook → awaiting approval with a Gmail "
+                "draft, p50 / p99 ms",
+                f"{p50(ms):.0f} / {p99(ms):.0f} ({len(ms)} leads)",
+                f"p99 < {GOAL_MS:,} ms",
+                p99(ms) < GOAL_MS and all(lead.drafted for lead in mode.timed),
+            )
+        )
+    for mode in modes:
+        ops = [lead.firestore[1] + lead.firestore[2] for lead in mode.counted if lead.firestore]
+        short = mode.name.split(" (")[0]
+        found.append(
+            Figure(
+                f"Firestore operations per draft ({short}; webhook + draft)",
+                spread(ops),
+                f"≤ {GOAL_FIRESTORE_OPS}",
+                bool(ops) and max(ops) <= GOAL_FIRESTORE_OPS,
+            )
+        )
+    llm = modes[-1]
+    calls = [
+        sum(n for name, n in lead.calls.get("openai", Counter()).items() if "/chat/" in name)
+        for lead in llm.timed
+    ]
+    usage = [lead.prompt_usage for lead in llm.timed if lead.prompt_usage is not None]
+    estimate = [lead.prompt_estimate for lead in llm.timed]
+    prompt = max(usage or estimate)
+    found.append(
+        Figure(
+            "prompt tokens per draft (LLM path: usage reported by the fake, max; drafter's "
+            "estimate)",
+            f"{prompt} (estimate {spread(estimate)})",
+            f"< {GOAL_PROMPT_TOKENS:,}",
+            prompt < GOAL_PROMPT_TOKENS,
+        )
+    )
+    found.append(
+        Figure("LLM calls per draft", spread(calls), f"≤ {GOAL_LLM_CALLS}",
+               max(calls) <= GOAL_LLM_CALLS)
+    )  # fmt: skip
+    return found

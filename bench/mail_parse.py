@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import table
+from bench.common import Figure, Result, table
 from devstack.stack import ROOT
 from shared.domain.intent import classify_intent_rules
 from shared.domain.mail import parse_message
@@ -51,25 +51,32 @@ def _rounds(
     return count / (time.perf_counter() - started), timings
 
 
-def run(stack: Any = None) -> str:
+def run(stack: Any = None) -> Result:
     corpus = [(path.name, path.read_bytes()) for path in sorted(CORPUS.glob("*.eml"))]
     total_bytes = sum(len(raw) for _, raw in corpus)
     rows: list[tuple[str, ...]] = []
+    rates: list[float] = []
     slowest: tuple[str, float] = ("", 0.0)
     for label, step in (
         ("parse_message", parse_only),
         ("parse + route + rules intent", parse_route_intent),
     ):
         rate, timings = _rounds(corpus, step)
+        rates.append(rate)
         medians = {name: statistics.median(times) for name, times in timings.items()}
         per_message = statistics.median(medians.values())
         rows.append((label, f"{rate:,.0f}", f"{rate * total_bytes / len(corpus) / 1e6:.2f}",
                      f"{per_message:.3f}"))  # fmt: skip
         slowest = max(medians.items(), key=lambda item: item[1])
     rows.append((f"slowest message (full path): {slowest[0]}", "", "", f"{slowest[1]:.3f}"))
-    return table(
+    section = table(
         f"Mail parsing ({len(corpus)} messages, {total_bytes:,} bytes, "
         f"{Path(CORPUS).relative_to(ROOT)}, one thread)",
         ("case", "messages/s", "MB/s", "median ms/message"),
         rows,
     )
+    figure = Figure(
+        "mail parsing (+ routing and intent rules), messages/s, one thread",
+        f"{rates[0]:,.0f} ({rates[1]:,.0f})",
+    )
+    return Result(section, [figure])

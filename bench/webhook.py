@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from bench.common import Burst, FunctionProcess, burst, table
+from bench.common import Burst, Figure, FunctionProcess, Result, burst, table
 from devstack.hubspot_webhooks import crm_event, signed_headers
 from devstack.stack import ROOT, DevStack
 from shared.adapters.secrets import SecretStore
@@ -17,7 +17,7 @@ EVENTS = 1_000
 CONCURRENCY = 8
 
 
-def run(stack: DevStack) -> str:
+def run(stack: DevStack) -> Result:
     SecretStore(stack.project, stack.secrets.address).write("hubspot-client-secret", "bench")
     hello = FunctionProcess("hello", ROOT / "bench/hello/main.py", {})
     webhook = FunctionProcess(
@@ -66,8 +66,31 @@ def run(stack: DevStack) -> str:
         fmt("webhook, 10 batches of 100 events, one at a time", batches, "answer < 1 s"),
     ]
     rows.append(("throughput vs hello world", "", "", f"{ratio:.2f}×", "", "≥ 0.33×"))
-    return table(
+    section = table(
         f"Webhook burst ({CONCURRENCY} concurrent clients, emulators, one process per function)",
         ("case", "p50 ms", "p99 ms", "units/s", "statuses", "goal"),
         rows,
     )
+    failed = sum(n for status, n in singles.statuses.items() if status != 200)
+    figures = [
+        Figure(
+            f"webhook burst, {EVENTS} signed single-event requests, {CONCURRENCY} clients: "
+            "p50 / p99 ms",
+            f"{singles.p50:.0f} / {singles.p99:.0f}" + (f" ({failed} not 200)" if failed else ""),
+            "p99 < 200 ms",
+            singles.p99 < 200 and not failed,
+        ),
+        Figure(
+            "webhook burst throughput, events/s (vs hello world's requests/s)",
+            f"{singles.per_second:.0f} ({ratio:.2f}× hello's {baseline.per_second:.0f})",
+            "≥ 0.33× hello",
+            ratio >= 0.33,
+        ),
+        Figure(
+            "webhook, a batch of 100 events: answer p50 / max ms",
+            f"{batches.p50:.0f} / {max(batches.latencies_ms):.0f}",
+            "< 1,000 ms",
+            max(batches.latencies_ms) < 1000,
+        ),
+    ]
+    return Result(section, figures)
