@@ -41,6 +41,22 @@ resource "google_firestore_backup_schedule" "weekly" {
 
 # --- composite indexes -----------------------------------------------------------------------
 
+# The approval queue: waiting drafts, newest first.
+resource "google_firestore_index" "workflows_state_updated_desc" {
+  database    = google_firestore_database.main.name
+  collection  = "workflows"
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = "state"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "updated_at"
+    order      = "DESCENDING"
+  }
+}
+
 # Workflows idle between steps (maintenance's stuck sweep, the health report).
 resource "google_firestore_index" "workflows_state_updated" {
   database    = google_firestore_database.main.name

@@ -261,8 +261,14 @@ def _route_page(request: flask.Request, path: str, session: Session, common: dic
             "dashboard.html", title="Dashboard", page="dashboard", numbers=API.dashboard(), **common
         )
     if path == "/queue" and method == "GET":
+        queue = API.queue()
         return _page(
-            "queue.html", title="Approval queue", page="queue", items=API.queue()["items"], **common
+            "queue.html",
+            title="Approval queue",
+            page="queue",
+            items=queue["items"],
+            waiting=queue["waiting"],
+            **common,
         )
     if path.startswith("/queue/"):
         parts = path.removeprefix("/queue/").split("/")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _HASH = re.compile(r"[0-9a-f]{64}")
 CAMPAIGN_SAMPLE = 3  # drafts a person reads before approving a campaign's drafts in bulk
+QUEUE_SHOWN = 200
 QUEUE_STATES = ("awaiting_approval", "needs_input", "approved", "suppressed")
 
 
@@ -230,13 +231,33 @@ class OperatorApi:
         return {"entries": plain(self.wiring.audit.entries(kind=kind, limit=count))}
 
     def queue(self) -> dict[str, Any]:
+        """The newest `QUEUE_SHOWN` drafts waiting for a person (and how many wait in all),
+        reading only the fields the queue shows."""
+        from google.cloud import firestore
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = self._db.collection("workflows").where(
             filter=FieldFilter("state", "in", list(QUEUE_STATES))
         )
+        waiting = int(query.count().get()[0][0].value)
+        newest = (
+            query.order_by("updated_at", direction=firestore.Query.DESCENDING)
+            .limit(QUEUE_SHOWN)
+            .select(
+                [
+                    "state",
+                    "draft.to",
+                    "draft.subject",
+                    "draft.gate.verdict",
+                    "draft.gate.risk",
+                    "approval",
+                    "send",
+                    "updated_at",
+                ]
+            )
+        )
         items = []
-        for snap in query.limit(200).stream():
+        for snap in newest.stream():
             data = snap.to_dict() or {}
             draft = data.get("draft") or {}
             items.append(
@@ -252,8 +273,7 @@ class OperatorApi:
                     "updated_at": plain(data.get("updated_at")),
                 }
             )
-        items.sort(key=lambda i: str(i["updated_at"] or ""), reverse=True)
-        return {"items": items}
+        return {"items": items, "waiting": waiting}
 
     def workflow(self, workflow_id: str) -> dict[str, Any]:
         if not _ID.fullmatch(workflow_id):

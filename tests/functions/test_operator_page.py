@@ -492,3 +492,28 @@ def test_retrain_shows_progress_until_the_new_profile_is_built(browser: Browser,
     assert "Retraining" not in page
     assert "Version" in page
     assert 'http-equiv="refresh"' not in page
+
+
+def test_the_queue_shows_the_newest_waiting_drafts_and_how_many_wait(team: Team):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    batch = team.db.batch()
+    for n in range(205):
+        batch.set(
+            team.db.collection("workflows").document(f"wf-q{n:03d}"),
+            {
+                "state": "awaiting_approval",
+                "draft": {"to": f"p{n}@x.example", "subject": f"draft {n}", "body": "long " * 50},
+                "updated_at": now - timedelta(minutes=205 - n),  # wf-q204 is the newest
+            },
+        )
+    batch.commit()
+
+    queue = team.api("GET", "/api/queue").json()
+
+    assert queue["waiting"] == 205
+    assert len(queue["items"]) == 200
+    assert queue["items"][0]["id"] == "wf-q204"
+    assert {i["id"] for i in queue["items"]}.isdisjoint({f"wf-q{n:03d}" for n in range(5)})
+    assert "body" not in str(queue["items"][0])
