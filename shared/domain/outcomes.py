@@ -92,6 +92,20 @@ def increments(event: OutcomeEvent) -> dict[str, Any]:
     return update
 
 
+def merged(*updates: Mapping[str, Any]) -> dict[str, Any]:
+    """Several events' increments as one (numbers add up), for one write."""
+    out: dict[str, Any] = {}
+    for update in updates:
+        for key, value in update.items():
+            if isinstance(value, Mapping):
+                out[key] = merged(out.get(key) or {}, value)
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] = out.get(key, 0) + value
+            else:
+                out[key] = value
+    return out
+
+
 def similarity(drafted: str, sent: str) -> float:
     """How much of the draft went out as written: 1.0 untouched, 0.0 rewritten. Compared on
     the first `SIMILARITY_CHARS` characters of each, whitespace-normalised."""

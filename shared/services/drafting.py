@@ -497,6 +497,10 @@ class DraftService:
                 return False  # newer input arrived meanwhile: its own task redrafts
             now = _now()
             update: dict[str, Any] = {"state": state.value, "draft": draft, "updated_at": now}
+            # The lead counts once, at its workflow's first draft (when its rep is known).
+            seen["new_lead"] = not data.get("lead_counted")
+            if seen["new_lead"]:
+                update["lead_counted"] = True
             if draft.get("draft_id"):
                 update["draft_id"] = draft["draft_id"]
             if paused is not None:
@@ -557,18 +561,18 @@ class DraftService:
 
         outcomes = OutcomeLog(self.store)
         made = state in (WorkflowState.AWAITING_APPROVAL, WorkflowState.NEEDS_INPUT)
-        first_touch = not workflow.get("sends") and not (workflow.get("draft") or {}).get(
-            "follow_up"
-        )
-        if first_touch:
-            duration = "lead_to_draft" if made else None
-            outcomes.record(
-                "leads", f"lead-{workflow_id}", workflow_id, workflow=workflow, duration=duration
-            )
+        lead = bool(workflow.get("new_lead"))
         if made:
             outcomes.record(
-                "drafted", f"drafted-{workflow_id}-{version}", workflow_id, workflow=workflow
+                "drafted",
+                f"drafted-{workflow_id}-{version}",
+                workflow_id,
+                workflow=workflow,
+                duration="lead_to_draft" if lead else None,
+                also=("leads",) if lead else (),
             )
+        elif lead:
+            outcomes.record("leads", f"lead-{workflow_id}", workflow_id, workflow=workflow)
 
     def _stop_sequence(self, workflow_id: str, version: int, reason: str) -> str:
         """A follow-up that should not go: the sequence ends, the workflow waits for the

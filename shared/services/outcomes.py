@@ -17,7 +17,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.domain.outcomes import OutcomeEvent, increments, iso_week, rows, similarity
+from shared.domain.outcomes import (
+    OutcomeEvent,
+    increments,
+    iso_week,
+    merged,
+    rows,
+    similarity,
+)
 
 if TYPE_CHECKING:
     from shared.adapters.store import Store
@@ -75,12 +82,14 @@ class OutcomeLog:
         step: int | None = None,
         duration: str | None = None,
         sent_body: str | None = None,
+        also: tuple[str, ...] = (),
     ) -> bool:
-        """Count one event once. `duration` names the speed-to-lead measure this event ends
+        """Count one event once (with `also`: more metrics the same event makes happen, in
+        the same write). `duration` names the speed-to-lead measure this event ends
         (lead_to_draft, lead_to_sent: from the workflow's creation); `sent_body` makes it a
         send, compared with the body as drafted. True when counted now."""
         try:
-            return self._record(metric, key, workflow_id, workflow, step, duration, sent_body)
+            return self._record(metric, key, workflow_id, workflow, step, duration, sent_body, also)
         except Exception as exc:  # an outcome counter must never fail the step itself
             log.warning("outcome not counted: %s (%s)", metric, type(exc).__name__)
             return False
@@ -94,7 +103,10 @@ class OutcomeLog:
         step: int | None,
         duration: str | None,
         sent_body: str | None,
+        also: tuple[str, ...],
     ) -> bool:
+        from dataclasses import replace
+
         from google.api_core.exceptions import AlreadyExists
 
         db = self.store.db
@@ -135,9 +147,10 @@ class OutcomeLog:
                 "expires_at": at + EVENT_RETENTION,
             },
         )
-        batch.set(
-            db.collection(OUTCOMES).document(event.week), _atomic(increments(event)), merge=True
+        update = merged(
+            increments(event), *(increments(replace(event, metric=m, seconds={})) for m in also)
         )
+        batch.set(db.collection(OUTCOMES).document(event.week), _atomic(update), merge=True)
         try:
             batch.commit()
         except AlreadyExists:

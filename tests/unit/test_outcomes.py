@@ -105,3 +105,15 @@ def test_rows_flatten_a_week_for_csv():
 
 def test_iso_weeks_cross_the_year_as_iso_says():
     assert iso_week(datetime(2027, 1, 1, tzinfo=UTC)) == "2026-W53"
+
+
+def test_events_of_one_write_add_up():
+    from shared.domain.outcomes import merged
+
+    a = increments(OutcomeEvent("drafted", MONDAY, rep="maya@x", seconds={"lead_to_draft": 60}))
+    b = increments(OutcomeEvent("leads", MONDAY, rep="maya@x"))
+    both = merged(a, b, b)
+    assert both["counts"]["leads"]["rep"] == {"maya@x": 2}
+    assert both["counts"]["drafted"]["all"] == 1
+    assert both["durations"]["lead_to_draft"]["n"]["all"] == 1
+    assert both["week"] == "2026-W47"
