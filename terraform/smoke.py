@@ -11,8 +11,8 @@ For each function it checks what a healthy deployment must show, prints one line
   (`X-Sales-Agent-Dry-Run: true`: verified and parsed, nothing written). Needs the HubSpot
   app's client secret in `HUBSPOT_CLIENT_SECRET` (else SKIP);
 - the operator API refuses a caller without a token, and, with `SMOKE_TOKEN` (an ID token of an
-  `OPERATOR_API_CALLERS` account for the operator URL:
-  `gcloud auth print-identity-token --impersonate-service-account=SA --audiences=URL`), serves
+  `OPERATOR_API_CALLERS` account for the operator URL, as the Google Cloud CLI's
+  `auth print-identity-token --impersonate-service-account=SA --audiences=URL` prints it), serves
   the health report; each thing on it that needs a person is printed as a WARN line.
 
 The other functions' URLs follow from the operator's (`https://<prefix>-operator-<project
