@@ -277,6 +277,13 @@ class Settings(BaseSettings):
     guardrail_max_employees: int | None = Field(
         None, ge=0, description="Largest company size written to (employees)."
     )
+    flags_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="How old the send flags may be where they only report or guard softly "
+        "(a draft's quota report, guardrail overrides); sends always read them fresh.",
+    )
     team_lead_email: str = Field(
         "",
         description="Whose mailbox gets the weekly digest as a draft (default: the first of "

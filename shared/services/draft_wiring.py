@@ -51,10 +51,12 @@ def gate_policy(settings: Any, overrides: Mapping[str, Any] | None = None) -> Ga
 def current_gate_policy(runtime: Runtime) -> Callable[[], GatePolicy]:
     """The policy as of now: the settings, and the overrides stored with the send flags."""
     from shared.domain.sending import overridden
-    from shared.services.send_flags import read_overrides
+    from shared.services.send_flags import RecentFlags
+
+    recent = RecentFlags(runtime.store, runtime.settings.flags_cache_seconds)
 
     def now() -> GatePolicy:
-        return gate_policy(runtime.settings, overridden(read_overrides(runtime.store)))
+        return gate_policy(runtime.settings, overridden(recent.overrides()))
 
     return now
 

@@ -107,6 +107,39 @@ def read_overrides(
     return active_overrides(stored, now or datetime.now(UTC))
 
 
+class RecentFlags:
+    """The flags document as read at most `max_age` seconds ago, for what only reports or
+    guards softly: the draft's quota report and the gate's guardrail overrides (a change
+    applies within seconds). What must act on the current value (the send's claim, an
+    approval, auto-approve) reads the document itself."""
+
+    def __init__(self, store: Store, max_age: float = 5.0) -> None:
+        import threading
+
+        self.store = store
+        self.max_age = max_age
+        self._at = -max_age
+        self._doc: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def doc(self) -> dict[str, Any] | None:
+        import time
+
+        with self._lock:
+            if time.monotonic() - self._at >= self.max_age:
+                snap = self.store.db.collection(FLAGS).document(FLAGS_DOC).get()
+                self._doc = (snap.to_dict() or {}) if snap.exists else None
+                self._at = time.monotonic()
+            return self._doc
+
+    def overrides(self) -> list[Override]:
+        return active_overrides((self.doc() or {}).get("overrides"), datetime.now(UTC))
+
+    def flags(self, defaults: SendFlags) -> SendFlags:
+        doc = self.doc()
+        return with_quota_overrides(SendFlags.from_doc(doc, defaults), self.overrides())
+
+
 class FlagStore:
     def __init__(self, store: Store, defaults: SendFlags, audit: AuditLog) -> None:
         self.store = store

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from shared.adapters.tasks import task_id
 from shared.domain.sending import quota_report, quota_windows
 from shared.services.approvals import Approvals
-from shared.services.send_flags import AuditLog, FlagStore, default_flags
+from shared.services.send_flags import AuditLog, FlagStore, RecentFlags, default_flags
 from shared.services.sending import COUNTERS, SendService, SendSources, SendTarget
 
 if TYPE_CHECKING:
@@ -90,10 +90,15 @@ class SendWiring:
             self.target,
         )
 
+    @cached_property
+    def recent_flags(self) -> RecentFlags:
+        return RecentFlags(self.runtime.store, self.settings.flags_cache_seconds)
+
     # --- what the draft step asks of sending --------------------------------------------
     def quota(self, mailbox: str) -> dict[str, Any]:
-        """Would one more send from `mailbox` fit now? (For the gate's report.)"""
-        flags = self.flags.read()
+        """Would one more send from `mailbox` fit now? (For the gate's report: the flags as
+        read in the last few seconds will do; the send itself checks in its transaction.)"""
+        flags = self.recent_flags.flags(self.flags.defaults)
         windows = quota_windows(
             mailbox=mailbox,
             team=self.settings.team_id,

@@ -36,6 +36,7 @@ def team_servers(stack):
         **stack.env(),
         "HUBSPOT_WEBHOOK_URL": PUBLIC_URL,
         "SECRET_CACHE_SECONDS": "0",
+        "FLAGS_CACHE_SECONDS": "0",  # tests change flags between drafts
         "CAMPAIGN_WINDOW_SECONDS": "1",  # a campaign's "minute" lasts a second here
         "GUARDRAIL_BLOCKED_INDUSTRIES": "Gambling",
     }
