@@ -50,6 +50,8 @@ documented in `openapi.json` (served at /api/openapi.json):
     DELETE /api/roles/<email>                 {"reason"}: take it away
     GET   /api/privacy/export?email=          everything held about a person
     POST  /api/privacy/forget                 {"email", "reason"}: erase them everywhere
+    POST  /api/suppressions                   {"email", "reason"}: never write to them again
+    POST  /api/suppressions/lift              {"email", "reason"}: they opted back in
 
 Entry point only: parse the request, call `shared`, map the result to an HTTP answer.
 """
@@ -437,6 +439,19 @@ def _privacy(request: flask.Request, path: str, who: str, common: dict[str, Any]
         if not email:
             raise BadRequest("email: whose data to export")
         return _download(API.privacy.export(email), email)
+    if path in ("/privacy/suppress", "/privacy/unsuppress") and method == "POST":
+        act = API.suppressions.lift if path.endswith("/unsuppress") else API.suppressions.suppress
+        form = {k: str(request.form.get(k) or "").strip() for k in ("email", "reason")}
+        done = act(form["email"], who=who, reason=form["reason"])
+        state = "suppressed" if done["active"] else "no longer suppressed"
+        return _page(
+            "privacy.html",
+            title="Privacy",
+            page="privacy",
+            form={},
+            notice=f"{form['email']} is {state} (audited).",
+            **common,
+        )
     if path == "/privacy/forget" and method == "POST":
         form = {k: str(request.form.get(k) or "").strip() for k in ("email", "reason")}
         if request.form.get("confirm") != "yes":
@@ -1035,6 +1050,10 @@ def _api_route(request: flask.Request, path: str, who: str, role: Role) -> Any:
         return ROLES.remove(email, who=who, reason=body.get("reason"))
     if path == "/api/privacy/export" and method == "GET":
         return plain(API.privacy.export(str(request.args.get("email") or "")))
+    if path in ("/api/suppressions", "/api/suppressions/lift") and method == "POST":
+        body = _json_body(request)
+        act = API.suppressions.lift if path.endswith("/lift") else API.suppressions.suppress
+        return act(body.get("email"), who=who, reason=str(body.get("reason") or ""))
     if path == "/api/privacy/forget" and method == "POST":
         body = _json_body(request)
         return plain(

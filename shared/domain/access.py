@@ -109,6 +109,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/privacy", ADMIN),
     Route("GET", "/privacy/export", ADMIN),
     Route("POST", "/privacy/forget", ADMIN),
+    Route("POST", "/privacy/suppress", ADMIN),
+    Route("POST", "/privacy/unsuppress", ADMIN),
     # --- the JSON API ---
     Route("GET", "/api/flags", V),
     Route("PATCH", "/api/flags", ADMIN),
@@ -138,6 +140,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/roles/<email>", ADMIN),
     Route("GET", "/api/privacy/export", ADMIN),
     Route("POST", "/api/privacy/forget", ADMIN),
+    Route("POST", "/api/suppressions", ADMIN),
+    Route("POST", "/api/suppressions/lift", ADMIN),
 )
 
 PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (

@@ -170,6 +170,12 @@ class OperatorApi:
         return HealthReport(self.wiring.runtime, self.connections).build()
 
     @cached_property
+    def suppressions(self) -> Any:
+        from shared.services.suppressions import ManualSuppressions
+
+        return ManualSuppressions(self._db, self.wiring.audit)
+
+    @cached_property
     def privacy(self) -> Any:
         from shared.services.privacy import PrivacyService
 

@@ -238,3 +238,35 @@ def test_forgetting_a_person_leaves_nothing_of_theirs(team):
     assert twice.status_code == 200
     assert twice.json()["deleted"] == {}
     assert twice.json()["redacted"] == {}
+
+
+def test_an_admin_can_stop_all_contact_with_an_address_and_lift_it(team):
+    from shared.services.suppressions import is_suppressed
+
+    for bad in ({"email": "dana", "reason": "x"}, {"email": DANA.email, "reason": " "}):
+        assert team.api("POST", "/api/suppressions", bad).status_code == 400
+    assert not is_suppressed(team.db, DANA.email)
+    reason = f"Complaint from {DANA.email} about our last email"
+
+    answer = team.api("POST", "/api/suppressions", {"email": DANA.email, "reason": reason})
+
+    assert answer.status_code == 200, answer.text
+    workflow = team.drafted(team.lead())
+    assert workflow["state"] == "blocked"  # no draft for a suppressed address
+    assert team.gmail.drafts(REP) == []
+    (record,) = team.api("GET", "/api/audit?kind=suppressed").json()["entries"]
+    assert record["subject"] == person_key(DANA.email)
+    assert DANA.email not in str(record)
+    suppression = team.db.collection("suppressions").document(person_key(DANA.email)).get()
+    assert DANA.email not in str(suppression.to_dict())
+
+    lifted = team.api("POST", "/api/suppressions/lift", {"email": DANA.email, "reason": "opted in"})
+
+    assert lifted.status_code == 200, lifted.text
+    assert not is_suppressed(team.db, DANA.email)
+    again = team.api("POST", "/api/suppressions/lift", {"email": DANA.email, "reason": "again"})
+    assert again.status_code == 404
+    team.api("POST", "/api/privacy/forget", {"email": DANA.email, "reason": "asked"})
+    forgotten = team.api("POST", "/api/suppressions/lift", {"email": DANA.email, "reason": "oops"})
+    assert forgotten.status_code == 409
+    assert is_suppressed(team.db, DANA.email)
