@@ -54,6 +54,21 @@ _PB = {name: getattr(firestore_types, name).pb() for name in (
 )}  # fmt: skip
 
 
+def new_lead_contact(
+    hubspot: Any, first: str, n: int, domain: str = LEAD_DOMAIN
+) -> tuple[int, str, str]:
+    """A HubSpot lead at Northwind owned by the seed's rep: (contact id, email, first name)."""
+    email = f"lead{n}@{domain}"
+    created = hubspot.create(
+        "contacts",
+        {"email": email, "firstname": first, "lastname": "Bench", "jobtitle": "Head of Ops",
+         "company": "Northwind Traders", "lifecyclestage": "lead",
+         "hubspot_owner_id": seed.OWNER_ID},
+        associations=[("companies", COMPANY_ID)],
+    )  # fmt: skip
+    return int(created["id"]), email, first
+
+
 class FirestoreCounter(grpc.GenericRpcHandler):  # type: ignore[misc]
     """Forwards every Firestore RPC to the emulator unchanged (bytes in, bytes out) and counts
     what Firestore bills: a read per document returned (a query with no result: one), a write
@@ -186,16 +201,7 @@ class Pipeline:
 
     def new_contact(self) -> tuple[int, str, str]:
         self.sequence += 1
-        first = f"Lee{self.sequence}"
-        email = f"lead{self.sequence}@{LEAD_DOMAIN}"
-        created = self.hubspot.create(
-            "contacts",
-            {"email": email, "firstname": first, "lastname": "Bench", "jobtitle": "Head of Ops",
-             "company": "Northwind Traders", "lifecyclestage": "lead",
-             "hubspot_owner_id": seed.OWNER_ID},
-            associations=[("companies", COMPANY_ID)],
-        )  # fmt: skip
-        return int(created["id"]), email, first
+        return new_lead_contact(self.hubspot, f"Lee{self.sequence}", self.sequence)
 
     def lead(self, webhook_url: str, llm: bool, firestore_counted: bool) -> Lead:
         contact_id, email, first = self.new_contact()

@@ -20,7 +20,7 @@ from google.cloud import firestore
 
 from bench.campaigns import CollectionCounter, Tally
 from bench.common import Figure, Result, launch_function, table
-from bench.draft import FirestoreCounter, answer_for, call_name
+from bench.draft import FirestoreCounter, answer_for, call_name, new_lead_contact
 from bench.gmail_intake import QUOTA
 from devstack import seed
 from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
@@ -33,7 +33,6 @@ FUNCTIONS = ("hubspot_webhook", "draft", "operator", "send")
 POLL_SECONDS = 0.05
 TIMEOUT = 60.0
 LEAD_DOMAIN = "lifecycle.example"
-COMPANY_ID = seed.PROSPECTS[0].company_id
 
 
 @dataclass
@@ -124,17 +123,11 @@ class Lifecycle:
 
     def lead(self) -> Lead:
         self.sequence += 1
-        first = f"Lena{self.sequence}"
-        email = f"lead{self.sequence}@{LEAD_DOMAIN}"
-        contact = self.hubspot.create(
-            "contacts",
-            {"email": email, "firstname": first, "lastname": "Bench", "jobtitle": "Head of Ops",
-             "company": "Northwind Traders", "lifecyclestage": "lead",
-             "hubspot_owner_id": seed.OWNER_ID},
-            associations=[("companies", COMPANY_ID)],
-        )  # fmt: skip
+        contact_id, email, first = new_lead_contact(
+            self.hubspot, f"Lena{self.sequence}", self.sequence, LEAD_DOMAIN
+        )
         self.openai.script_chat({"content": answer_for(first)})
-        body = body_of(form_submission(int(contact["id"]), email, conversion_id=f"lc-{first}"))
+        body = body_of(form_submission(contact_id, email, conversion_id=f"lc-{first}"))
         headers = signed_headers(body, secret=seed.HUBSPOT_CLIENT_SECRET, uri=self.sign_uri)
         before = self._snapshot()
         started = time.perf_counter()
