@@ -102,8 +102,10 @@ def burst(
 class FunctionProcess:
     """One function under functions-framework in its own process, as Cloud Functions runs it."""
 
-    def __init__(self, target: str, source: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
+    def __init__(
+        self, target: str, source: Path, env: dict[str, str], port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://{LOCALHOST}:{self.port}"
         binary = str(Path(sys.executable).with_name("functions-framework"))
         self.started = time.perf_counter()

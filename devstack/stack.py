@@ -40,7 +40,7 @@ FUNCTIONS = (
     "maintenance",
 )
 DEFAULT_FUNCTION_PORTS = {name: 8081 + index for index, name in enumerate(FUNCTIONS)}
-QUEUES = ("draft", "send", "voice", "campaign")
+QUEUES = ("draft", "send", "voice", "campaign", "gmail-sync")
 GMAIL_TOPIC = "gmail-notifications"
 GMAIL_SUBSCRIPTION = "gmail-push"
 TASKS_INVOKER = "tasks-invoker@demo-local.iam.gserviceaccount.com"

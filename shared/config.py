@@ -7,13 +7,13 @@ against the local stack and against Google, HubSpot and OpenAI.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic_settings.exceptions import SettingsError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.errors import ConfigError
 
@@ -32,6 +32,7 @@ PRODUCTION_REQUIRED = (
     "function_url_voice",
     "function_url_maintenance",
     "function_url_operator",
+    "function_url_gmail_push",
     "tasks_invoker_email",
     "scheduler_invoker_email",
     "pubsub_push_audience",
@@ -51,10 +52,17 @@ def _local_only(value: object) -> bool:
     return not text or "127.0.0.1" in text or text.endswith(".invalid")
 
 
-class Settings(BaseSettings):
-    """Runtime settings. Environment variable = field name in upper case."""
+class Settings(BaseModel):
+    """Runtime settings. Environment variable = field name in upper case.
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    `load_settings()` reads them from the environment; `Settings(...)` takes only what it is
+    given (the rest are defaults). A plain model rather than pydantic-settings, whose import
+    alone costs each cold start tens of milliseconds: every value arrives as a string and
+    pydantic's lax mode coerces it ("true" -> True, "5" -> 5); the tuple settings are
+    comma-separated, split by `_split_issuers`, never JSON.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     # --- where we run -------------------------------------------------------------------
     environment: Environment = Field(
@@ -92,6 +100,11 @@ class Settings(BaseSettings):
         description="Queue for a campaign's steps and drafts (its own pace, so a campaign "
         "never holds up the drafts for inbound leads).",
     )
+    queue_gmail_sync: str = Field(
+        "gmail-sync",
+        description="Queue for mailbox syncs: a Gmail push only enqueues one, named after the "
+        "mailbox and historyId, and `gmail_push` runs it at `/sync`.",
+    )
     function_url_draft: str = Field(
         "http://127.0.0.1:8083", description="Public URL of the `draft` function."
     )
@@ -107,6 +120,10 @@ class Settings(BaseSettings):
     function_url_operator: str = Field(
         "http://127.0.0.1:8086", description="Public URL of the `operator` function."
     )
+    function_url_gmail_push: str = Field(
+        "http://127.0.0.1:8082",
+        description="Public URL of the `gmail_push` function (its mailbox syncs are tasks).",
+    )
 
     # --- Secret Manager -----------------------------------------------------------------
     secrets_endpoint: str | None = Field(
@@ -121,7 +138,7 @@ class Settings(BaseSettings):
         "https://www.googleapis.com/oauth2/v1/certs",
         description="Certificates that sign trusted OIDC tokens (Google's in production).",
     )
-    oidc_issuers: Annotated[tuple[str, ...], NoDecode] = Field(
+    oidc_issuers: tuple[str, ...] = Field(
         ("https://accounts.google.com", "accounts.google.com"),
         description="Accepted `iss` values of incoming OIDC tokens.",
     )
@@ -155,7 +172,7 @@ class Settings(BaseSettings):
     hubspot_start_on_contact_creation: bool = Field(
         True, description="`contact.creation` opens a workflow."
     )
-    hubspot_start_lifecycle_stages: Annotated[tuple[str, ...], NoDecode] = Field(
+    hubspot_start_lifecycle_stages: tuple[str, ...] = Field(
         ("salesqualifiedlead",),
         description="Lifecycle stages whose `contact.propertyChange` opens a workflow "
         "(comma-separated; empty for none).",
@@ -171,7 +188,7 @@ class Settings(BaseSettings):
         "",
         description="Pub/Sub topic `projects/P/topics/T` that `users.watch` publishes to.",
     )
-    internal_domains: Annotated[tuple[str, ...], NoDecode] = Field(
+    internal_domains: tuple[str, ...] = Field(
         (),
         description="The team's own mail domains (comma-separated); each mailbox's domain "
         "counts as internal too.",
@@ -229,7 +246,7 @@ class Settings(BaseSettings):
         30.0, gt=0, le=300, description="Whole-download time limit for a share link."
     )
     link_fetch_max_redirects: int = Field(5, ge=0, le=10, description="Redirects followed.")
-    link_fetch_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+    link_fetch_allow_hosts: tuple[str, ...] = Field(
         (),
         description="host:port pairs a share link may reach although they are local or plain "
         "http (tests and the devstack only; empty in production).",
@@ -249,7 +266,7 @@ class Settings(BaseSettings):
         le=3600,
         description="Samples finishing within this window share one profile rebuild.",
     )
-    voice_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
+    voice_api_callers: tuple[str, ...] = Field(
         (),
         description="Service accounts (comma-separated) allowed to call the voice API: the "
         "operator page's, and any service that submits samples.",
@@ -257,18 +274,18 @@ class Settings(BaseSettings):
     team_id: str = Field(
         "default", min_length=1, max_length=60, description="The team this deployment serves."
     )
-    asset_link_allow_list: Annotated[tuple[str, ...], NoDecode] = Field(
+    asset_link_allow_list: tuple[str, ...] = Field(
         (),
         description="Links a draft may contain besides retrieved assets (comma-separated), "
         "e.g. the booking page.",
     )
-    guardrail_blocked_industries: Annotated[tuple[str, ...], NoDecode] = Field(
+    guardrail_blocked_industries: tuple[str, ...] = Field(
         (), description="Industries never written to (comma-separated HubSpot values)."
     )
-    guardrail_allowed_industries: Annotated[tuple[str, ...], NoDecode] = Field(
+    guardrail_allowed_industries: tuple[str, ...] = Field(
         (), description="When set, the only industries written to (comma-separated)."
     )
-    guardrail_blocked_stages: Annotated[tuple[str, ...], NoDecode] = Field(
+    guardrail_blocked_stages: tuple[str, ...] = Field(
         (), description="Company lifecycle stages never written to (comma-separated)."
     )
     guardrail_min_employees: int | None = Field(
@@ -344,7 +361,7 @@ class Settings(BaseSettings):
     send_lease_seconds: int = Field(
         120, ge=30, le=3600, description="How long a send claim holds before another may retry."
     )
-    nurture_working_days: Annotated[tuple[int, ...], NoDecode] = Field(
+    nurture_working_days: tuple[int, ...] = Field(
         (3, 7), description="Follow-ups: working days after the first touch (comma-separated)."
     )
     team_time_zone: str = Field(
@@ -357,7 +374,7 @@ class Settings(BaseSettings):
         description="The window a campaign's per-minute limit counts in: a minute (shorter "
         "only to run a test campaign quickly).",
     )
-    operator_emails: Annotated[tuple[str, ...], NoDecode] = Field(
+    operator_emails: tuple[str, ...] = Field(
         (),
         description="People (comma-separated Google account emails) who may sign in to the "
         "operator page.",
@@ -372,7 +389,7 @@ class Settings(BaseSettings):
         description="Secret Manager secret holding the key that signs the page's sessions.",
     )
     operator_session_hours: int = Field(12, ge=1, le=168, description="A sign-in lasts this long.")
-    operator_api_callers: Annotated[tuple[str, ...], NoDecode] = Field(
+    operator_api_callers: tuple[str, ...] = Field(
         (),
         description="Identities (comma-separated e-mails) allowed to call the operator API "
         "until the operator page's own sign-in lands.",
@@ -487,18 +504,26 @@ class Settings(BaseSettings):
         return self.tasks_location or self.gcp_region
 
 
+def _environment_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """Each setting's value in `environ`: the variable named like the field, in any case.
+
+    Other variables are ignored; an empty value counts as set (and is validated as it is).
+    If one name is present in several cases, the last one wins.
+    """
+    by_name = {key.lower(): value for key, value in environ.items()}
+    return {name: by_name[name] for name in Settings.model_fields if name in by_name}
+
+
 def load_settings() -> Settings:
     """Read and validate settings, naming each missing or invalid environment variable."""
     try:
-        return Settings()
+        return Settings.model_validate(_environment_values(os.environ))
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             problems.append(f"{field.upper()}: {error['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
-    except SettingsError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
 
 
 @lru_cache(maxsize=1)

@@ -28,15 +28,15 @@ locals {
       }
     }
     gmail_push = {
-      description   = "Gmail Pub/Sub push: verifies the push token, syncs the mailbox's history, routes each message."
-      invokers      = ["gmail_push"]
+      description   = "Gmail Pub/Sub push: verifies the push token, queues the mailbox's sync; the sync task reads its history and routes each message."
+      invokers      = ["gmail_push", "tasks"]
       model         = false
       memory        = "512Mi"
       cpu           = "1"
-      timeout       = 120
+      timeout       = 300
       concurrency   = 4
       max_instances = 10
-      queues        = ["draft", "voice", "send"]
+      queues        = ["gmail_sync", "draft", "voice", "send"]
       delete_send   = true
       secrets       = ["google-oauth-client", "hubspot-access-token", "openai-api-key"]
       writes        = []
@@ -154,10 +154,11 @@ locals {
   }
 
   queues = {
-    campaign = "${var.prefix}-campaign"
-    draft    = "${var.prefix}-draft"
-    send     = "${var.prefix}-send"
-    voice    = "${var.prefix}-voice"
+    campaign   = "${var.prefix}-campaign"
+    draft      = "${var.prefix}-draft"
+    send       = "${var.prefix}-send"
+    voice      = "${var.prefix}-voice"
+    gmail_sync = "${var.prefix}-gmail-sync"
   }
 
   # Secrets Terraform creates empty; the operator page or the README's steps fill them.
@@ -190,11 +191,13 @@ locals {
     QUEUE_SEND                  = local.queues.send
     QUEUE_VOICE                 = local.queues.voice
     QUEUE_CAMPAIGN              = local.queues.campaign
+    QUEUE_GMAIL_SYNC            = local.queues.gmail_sync
     FUNCTION_URL_DRAFT          = local.function_urls.draft
     FUNCTION_URL_SEND           = local.function_urls.send
     FUNCTION_URL_VOICE          = local.function_urls.voice
     FUNCTION_URL_MAINTENANCE    = local.function_urls.maintenance
     FUNCTION_URL_OPERATOR       = local.function_urls.operator
+    FUNCTION_URL_GMAIL_PUSH     = local.function_urls.gmail_push
     PUBSUB_PUSH_AUDIENCE        = local.function_urls.gmail_push
     PUBSUB_PUSH_SERVICE_ACCOUNT = google_service_account.gmail_push_invoker.email
     GMAIL_TOPIC                 = local.gmail_topic

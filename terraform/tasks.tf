@@ -35,6 +35,18 @@ locals {
       max_backoff  = "1800s"
       logging      = 1.0
     }
+    # A mailbox's sync, queued by each Gmail push (named after the mailbox and historyId, so
+    # a redelivered push adds nothing). Syncs of one mailbox take turns under its lease; one
+    # that fails (Gmail or Firestore unavailable) is retried for hours, and maintenance
+    # polls a mailbox whose syncs stopped.
+    gmail_sync = {
+      per_second   = 5
+      concurrent   = 10
+      max_attempts = 50
+      min_backoff  = "5s"
+      max_backoff  = "600s"
+      logging      = 0.1
+    }
     # Extraction downloads files, transcripts and Drive documents and embeds them (2 GiB each).
     voice = {
       per_second   = 2

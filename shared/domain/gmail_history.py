@@ -70,6 +70,14 @@ def decode_push(body: bytes) -> PushNotice:
     return PushNotice(email, int(text), str(pubsub_id) if pubsub_id else None)
 
 
+def sync_task_id(email: str, history_id: int) -> str:
+    """The Cloud Tasks id of the sync one push asks for: the mailbox (hashed, so no address
+    sits in a task name) and the push's historyId. A redelivered push names the same task,
+    which Cloud Tasks refuses to create twice; a newer change names a new one."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:20]
+    return f"sync-{digest}-{int(history_id)}"
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A message to read once: Gmail id, thread and the labels history showed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from typing import Any
@@ -14,9 +15,10 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 from devstack import seed
 from devstack.fakes import make_message
-from devstack.stack import LOCATION, PUSH_INVOKER, ROOT
+from devstack.stack import LOCATION, PUSH_INVOKER, ROOT, TASKS_INVOKER
 
 SOURCE = ROOT / "functions/gmail_push/main.py"
+SYNC_QUEUE = "gmail-sync"
 REP = seed.REP_EMAIL
 DANA = seed.PROSPECTS[0]
 
@@ -36,13 +38,19 @@ def draft_tasks(stack, queue: str = "draft") -> list[str]:
 
 
 class Mail:
-    """The stack seeded like the demo, Maya's mailbox connected, the draft queue held."""
+    """The stack seeded like the demo, Maya's mailbox connected, the draft queue held.
+
+    The sync queue is held too: `push()` plays Pub/Sub's push and then Cloud Tasks' delivery
+    of the sync it queued, to this test's `gmail_push` (served on a port of its own), so a
+    test reads the sync's own answer. `test_gmail_push.py` also checks the real delivery."""
 
     def __init__(self, stack: Any, server: Any) -> None:
         self.stack = stack
         self.server = server
         self.gmail = stack.fakes["gmail"][0]
         self.db = firestore.Client(project=stack.project)
+        self.tasks = tasks_client(stack)
+        self.tasks.pause_queue(name=queue_path(stack, SYNC_QUEUE))
 
     # --- pushes -------------------------------------------------------------------------
     def token(self, **overrides: Any) -> str:
@@ -69,6 +77,22 @@ class Mail:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> requests.Response:
+        """The push, then the sync task it queued: the sync's answer (the push's own when it
+        queued nothing to run: refused, ignored, or the task already ran)."""
+        answer = self.push_only(history_id, token=token, body=body, headers=headers)
+        if answer.status_code != 200 or answer.json().get("status") != "queued":
+            return answer
+        synced = self.deliver_task(answer.json()["task"])
+        return answer if synced is None else synced  # (a Response is falsy when not ok)
+
+    def push_only(
+        self,
+        history_id: Any = None,
+        *,
+        token: str | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         if history_id is None:
             history_id = self.gmail.history_id(REP)
         auth = {"Authorization": f"Bearer {token or self.token()}"}
@@ -78,6 +102,34 @@ class Mail:
             headers={"Content-Type": "application/json", **auth, **(headers or {})},
             timeout=60,
         )
+
+    def sync_tasks(self) -> list[str]:
+        return [t.name for t in self.tasks.list_tasks(parent=queue_path(self.stack, SYNC_QUEUE))]
+
+    def deliver_task(self, name: str) -> requests.Response | None:
+        """What Cloud Tasks does with a queued task: POST its body with the tasks invoker's
+        token for its audience, and delete it once answered 2xx. None if it is not queued."""
+        from google.api_core import exceptions
+
+        try:
+            task = self.tasks.get_task(
+                request={"name": name, "response_view": tasks_v2.Task.View.FULL}
+            )
+        except exceptions.NotFound:
+            return None
+        call = task.http_request
+        assert call.url.endswith("/sync"), call.url
+        token = self.stack.issuer.sign(call.oidc_token.audience, TASKS_INVOKER)
+        answer = requests.post(
+            self.server.url + "/sync",
+            data=call.body,
+            headers={**dict(call.headers), "Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        if 200 <= answer.status_code < 300:
+            with contextlib.suppress(exceptions.NotFound):  # a concurrent delivery's
+                self.tasks.delete_task(name=name)
+        return answer
 
     # --- mail ---------------------------------------------------------------------------
     def inbound(self, sender: str, subject: str, body: str, **kwargs: Any) -> tuple[str, Any]:

@@ -13,12 +13,13 @@ import requests
 
 from devstack import seed
 from devstack.issuer import SigningKey
-from devstack.stack import PUSH_INVOKER
+from devstack.stack import PUSH_INVOKER, TASKS_INVOKER
 from tests.conftest import serve_function
 from tests.functions.gmail_support import (
     DANA,
     REP,
     SOURCE,
+    SYNC_QUEUE,
     Mail,
     draft_tasks,
     queue_path,
@@ -166,9 +167,11 @@ def test_a_storm_longer_than_our_retries_answers_503_then_recovers(mail):
     assert answer.status_code == 503
     assert mail.messages() == {}
     assert mail.cursor() == before
-    assert "sync_lease" not in mail.mailbox()  # released, so Pub/Sub's retry can proceed
+    assert "sync_lease" not in mail.mailbox()  # released, so the task's retry can proceed
+    assert len(mail.sync_tasks()) == 1  # kept for Cloud Tasks to retry
     mail.gmail.clear_faults()
-    assert mail.push().status_code == 200
+    assert mail.push().status_code == 200  # the same push again: the same task, delivered
+    assert mail.sync_tasks() == []
     assert list(mail.messages()) == [gmail_id]
 
 
@@ -236,6 +239,7 @@ def test_bad_tokens_get_401_and_nothing_is_read(mail, make_token):
     assert "token" in answer.json()["error"] or "caller" in answer.json()["error"]
     assert mail.messages() == {}
     assert mail.gmail.requests_to("/gmail/v1/users/me/history") == []
+    assert mail.sync_tasks() == []
 
 
 @pytest.mark.parametrize(
@@ -261,6 +265,7 @@ def test_undecodable_pushes_are_acknowledged_and_change_nothing(mail, data):
     assert answer.json()["status"] == "ignored"
     assert mail.messages() == {}
     assert mail.mailbox()["history_id"] == before["history_id"]
+    assert mail.sync_tasks() == []
 
 
 def test_a_push_for_a_mailbox_we_do_not_know_is_acknowledged(mail):
@@ -273,6 +278,95 @@ def test_a_push_for_a_mailbox_we_do_not_know_is_acknowledged(mail):
     )
 
 
+def test_a_push_only_queues_the_sync_and_a_redelivery_queues_nothing_more(mail):
+    gmail_id, _ = mail.inbound(DANA.email, "Pricing", "What would 20 seats cost?")
+    before = mail.mailbox()
+    history_id = mail.gmail.history_id(REP)
+
+    first = mail.push_only(history_id)
+    again = mail.push_only(str(history_id))  # Pub/Sub delivers the same notice twice
+
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["status"] == "queued"
+    assert first.json()["created"] is True
+    assert again.json()["created"] is False
+    assert first.json()["task"] == again.json()["task"]
+    assert len(mail.sync_tasks()) == 1
+    assert REP not in first.json()["task"]  # the task's name carries a hash, not the address
+    # Nothing read or written yet: the sync is the task's work.
+    assert mail.gmail.requests_to("/gmail/v1/users/me/history") == []
+    assert mail.messages() == {}
+    assert mail.mailbox() == before
+
+    synced = mail.deliver_task(first.json()["task"])
+
+    assert synced is not None
+    assert synced.status_code == 200, synced.text
+    assert synced.json()["routes"] == {"prospect_reply": 1}
+    assert list(mail.messages()) == [gmail_id]
+    assert mail.sync_tasks() == []
+    # Once run, the same notice cannot queue it again (Cloud Tasks keeps the name a while).
+    late = mail.push_only(history_id)
+    assert late.status_code == 200
+    assert late.json()["created"] is False
+    assert mail.sync_tasks() == []
+
+
+def test_a_push_that_cannot_be_queued_answers_503_so_pubsub_delivers_it_again(mail):
+    mail.inbound(DANA.email, "Pricing", "What would 20 seats cost?")
+    mail.tasks.delete_queue(name=queue_path(mail.stack, SYNC_QUEUE))
+
+    answer = mail.push_only()
+
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "could not queue the mailbox sync"}
+    assert mail.messages() == {}
+
+
+@pytest.mark.parametrize(
+    "caller",
+    ["push subscription", "wrong audience", "no token"],
+)
+def test_only_cloud_tasks_may_run_a_sync(mail, caller):
+    mail.inbound(DANA.email, "Pricing", "What would 20 seats cost?")
+    queued = mail.push_only().json()
+    task = mail.tasks.get_task(request={"name": queued["task"], "response_view": "FULL"})
+    tokens = {
+        "push subscription": mail.token(),  # a valid push token is not a Cloud Tasks call
+        "wrong audience": mail.stack.issuer.sign("https://elsewhere.example", TASKS_INVOKER),
+        "no token": None,
+    }
+    token = tokens[caller]
+
+    answer = requests.post(
+        mail.server.url + "/sync",
+        data=task.http_request.body,
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+        timeout=30,
+    )
+
+    assert answer.status_code == 401
+    assert mail.messages() == {}
+    assert mail.gmail.requests_to("/gmail/v1/users/me/history") == []
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"mailbox": "not an address"}', b"{}"])
+def test_a_malformed_sync_task_gets_400_and_changes_nothing(mail, body):
+    before = mail.mailbox()
+    token = mail.stack.issuer.sign(mail.stack.function_url("gmail_push"), TASKS_INVOKER)
+
+    answer = requests.post(
+        mail.server.url + "/sync",
+        data=body,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+    assert answer.status_code == 400
+    assert mail.mailbox() == before
+    assert mail.gmail.requests_to("/gmail/v1/users/me/history") == []
+
+
 @pytest.fixture
 def published(local):
     """`gmail_push` on the port the stack's push subscription targets, and the Gmail fake
@@ -283,7 +377,9 @@ def published(local):
     gmail.pubsub_emulator_host = local.pubsub.host
     seed.seed(local)
     tasks_client(local).pause_queue(name=queue_path(local))
-    yield Mail(local, server)
+    mail = Mail(local, server)
+    mail.tasks.resume_queue(name=queue_path(local, SYNC_QUEUE))  # Cloud Tasks delivers syncs
+    yield mail
     gmail.pubsub_emulator_host = None
     server.stop()
 
@@ -297,7 +393,8 @@ def test_gmail_to_pubsub_to_the_function_end_to_end(published):
             d["route"] == "gmail" and d["status"] == 200 for d in mail.stack.relay.deliveries
         )
 
-    # The message is recorded inside the sync, before the push is answered: wait for both.
+    # The push queues the sync; Cloud Tasks delivers it to `/sync`, which records the
+    # message: wait for both.
     deadline = time.monotonic() + 30
     while not (gmail_id in mail.messages() and delivered()) and time.monotonic() < deadline:
         time.sleep(0.2)

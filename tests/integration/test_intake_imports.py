@@ -17,7 +17,7 @@ import pytest
 
 from devstack import seed
 from devstack.hubspot_webhooks import PUBLIC_URL, body_of, form_submission, signed_headers
-from devstack.stack import ROOT
+from devstack.stack import ROOT, TASKS_INVOKER
 from shared.adapters.secrets import SecretStore
 from tests.functions.gmail_support import DANA, REP, Mail, queue_path, tasks_client
 
@@ -39,7 +39,8 @@ HEAVY = (
     "shared.adapters.llm_voice",
     "googleapiclient.discovery",
 )
-# The Gmail client is built with googleapiclient.discovery: a push may load it, not the start.
+# The Gmail client is built with googleapiclient.discovery: a push's sync task may load it,
+# neither the start nor the push.
 NEEDED_BY_A_REQUEST = {"gmail_push": {"googleapiclient.discovery"}}
 
 PROBE = """
@@ -48,18 +49,22 @@ import functions_framework
 app = functions_framework.create_app(target=sys.argv[1], source=sys.argv[2])
 heavy = json.loads(sys.argv[3])
 result = {"start": [m for m in heavy if m in sys.modules]}
-spec = json.loads(sys.stdin.read() or "null")
-if spec:
-    answer = app.test_client().open("/", method="POST", headers=spec["headers"],
-                                    data=base64.b64decode(spec["body"]))
+specs = json.loads(sys.stdin.read() or "null")
+for spec in ([specs] if isinstance(specs, dict) else specs or []):
+    answer = app.test_client().open(spec.get("path", "/"), method="POST",
+                                    headers=spec["headers"], data=base64.b64decode(spec["body"]))
     result["status"] = answer.status_code
     result["answer"] = answer.get_json(silent=True)
     result["after"] = [m for m in heavy if m in sys.modules]
+    result["firestore"] = "google.cloud.firestore" in sys.modules
+    result.setdefault("steps", []).append({k: result[k] for k in ("status", "after", "firestore")})
 print("@@probe@@" + json.dumps(result))
 """
 
 
-def probe(name: str, env: dict[str, str], request: dict[str, Any] | None = None) -> Any:
+def probe(name: str, env: dict[str, str], request: Any = None) -> Any:
+    """What `name` has loaded at start and after answering `request` (or each of a list of
+    requests, in one process: `steps`)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, name, str(ROOT / f"functions/{name}/main.py"),
          json.dumps(HEAVY)],
@@ -96,21 +101,30 @@ def test_the_webhooks_first_real_request_loads_none_of_them(local: Any) -> None:
 
 
 @pytest.mark.stack
-def test_a_pushs_first_real_request_loads_only_the_gmail_client(local: Any) -> None:
+def test_a_push_loads_only_the_tasks_client_and_its_sync_only_the_gmail_client(
+    local: Any,
+) -> None:
     seed.seed(local)
     tasks_client(local).pause_queue(name=queue_path(local, "draft"))
-    mail = Mail(local, server=None)
+    mail = Mail(local, server=None)  # (holds the sync queue: the probe delivers the task)
     mail.inbound(f"{DANA.first} {DANA.last} <{DANA.email}>", "Seats", "What would 20 seats cost?")
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {mail.token()}"}
-    body = mail.envelope(mail.gmail.history_id(REP))
+    history_id = mail.gmail.history_id(REP)
+    push = {"Content-Type": "application/json", "Authorization": f"Bearer {mail.token()}"}
+    task_token = local.issuer.sign(local.function_url("gmail_push"), TASKS_INVOKER)
+    task_body = json.dumps({"history_id": history_id, "mailbox": REP}).encode()
+    requests = [
+        {"headers": push, "body": base64.b64encode(mail.envelope(history_id)).decode()},
+        {"path": "/sync", "headers": {"Authorization": f"Bearer {task_token}"},
+         "body": base64.b64encode(task_body).decode()},
+    ]  # fmt: skip
 
-    found = probe(
-        "gmail_push",
-        {**os.environ, **local.env()},
-        {"headers": headers, "body": base64.b64encode(body).decode()},
-    )
+    found = probe("gmail_push", {**os.environ, **local.env()}, requests)
 
-    assert found["status"] == 200, found
+    pushed, synced = found["steps"]
+    assert pushed["status"] == synced["status"] == 200, found
+    assert len(mail.sync_tasks()) == 1
     assert found["answer"]["routes"] == {"prospect_reply": 1}
     assert found["start"] == []
-    assert set(found["after"]) <= NEEDED_BY_A_REQUEST["gmail_push"]
+    assert pushed["after"] == []
+    assert pushed["firestore"] is False  # the push needs Cloud Tasks only
+    assert set(synced["after"]) <= NEEDED_BY_A_REQUEST["gmail_push"]
