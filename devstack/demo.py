@@ -221,7 +221,10 @@ def story_gmail_reply(stack: DevStack) -> bool:
     )
     gmail.deliver(seed.REP_EMAIL, newsletter)
     print(f"  Dana's reply and a newsletter land in {seed.REP_EMAIL}'s inbox.")
-X
+    print(
+        "  Gmail's watch publishes to Pub/Sub; the push (OIDC-signed) reaches gmail_push, which"
+        " queues the mailbox's sync; Cloud Tasks runs it."
+    )
     store = Store(stack.project, emulator_host=stack.firestore.host)
     messages: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
