@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import secrets
 import signal
@@ -19,6 +20,7 @@ import threading
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -111,6 +113,7 @@ class SecretManagerServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._secrets: dict[str, _Secret] = {}
+        self._mounts: dict[str, Path] = {}
         self._server: grpc.Server | None = None
         self._port = 0
 
@@ -142,6 +145,34 @@ class SecretManagerServer:
     def reset(self) -> None:
         with self._lock:
             self._secrets.clear()
+            self._refresh_mounts_locked()
+
+    def mount(self, secret_name: str, path: Path) -> None:
+        """Keep `path` showing the secret's `latest` version, as a Cloud Run secret volume
+        does (every read there fetches it): rewritten after each change, and absent while the
+        newest version is disabled, destroyed or missing (a read there fails)."""
+        with self._lock:
+            self._mounts[secret_name] = path
+            self._refresh_mounts_locked()
+
+    def unmount_all(self) -> None:
+        with self._lock:
+            for path in self._mounts.values():
+                path.unlink(missing_ok=True)
+            self._mounts.clear()
+
+    def _refresh_mounts_locked(self) -> None:
+        for name, path in self._mounts.items():
+            secret = self._secrets.get(name)
+            latest = secret.versions[-1] if secret is not None and secret.versions else None
+            if latest is None or latest.state != State.ENABLED or latest.data is None:
+                path.unlink(missing_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staged = path.with_name(path.name + ".new")
+            staged.write_bytes(latest.data)
+            staged.chmod(0o600)
+            os.replace(staged, path)  # a reader sees the old value or the new, never half
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """A deep copy of the state for assertions:
@@ -212,6 +243,7 @@ class SecretManagerServer:
             secret = self._secret_or_404(request.name)
             self._check_etag(request.etag, secret.proto.etag, request.name)
             del self._secrets[request.name]
+            self._refresh_mounts_locked()
         return empty_pb2.Empty()
 
     # ---- versions --------------------------------------------------------------------------
@@ -230,6 +262,7 @@ class SecretManagerServer:
                 number=number, create_time=_now(), data=data, client_checksum=checksum
             )
             secret.versions.append(version)
+            self._refresh_mounts_locked()
             return self._version_proto(secret, version)
 
     def get_secret_version(self, request: sm.GetSecretVersionRequest) -> sm.SecretVersion:
@@ -300,6 +333,7 @@ class SecretManagerServer:
             if state == State.DESTROYED:
                 version.data = None
                 version.destroy_time = _now()
+            self._refresh_mounts_locked()
             return self._version_proto(secret, version)
 
     @staticmethod

@@ -97,6 +97,10 @@ class DevStack:
         self.relay_server = self._serve(self.relay)
         self.tasks.start()
         self.secrets.start()
+        # The webhook reads the HubSpot client secret as Cloud Run mounts it (a file).
+        self.secrets.mount(
+            f"projects/{self.project}/secrets/hubspot-client-secret", self.hubspot_secret_file
+        )
         from devstack.fakes import start_fakes
 
         self.fakes = start_fakes()
@@ -119,6 +123,7 @@ class DevStack:
         with contextlib.suppress(Exception):
             self.tasks.stop()
         with contextlib.suppress(Exception):
+            self.secrets.unmount_all()
             self.secrets.stop()
         for emulator in (self.firestore, self.pubsub):
             if emulator is not None:
@@ -130,6 +135,12 @@ class DevStack:
         return server
 
     # --- what the functions are told ----------------------------------------------------
+    @property
+    def hubspot_secret_file(self) -> Path:
+        """Where the Secret Manager stand-in mounts the HubSpot client secret (per stack)."""
+        port = self.secrets.address.rsplit(":", 1)[1]
+        return self.state_dir / "secret-volumes" / f"{self.project}-{port}" / "client-secret"
+
     def function_url(self, name: str) -> str:
         return f"http://{LOCALHOST}:{self.function_ports[name]}"
 
@@ -180,6 +191,7 @@ class DevStack:
             "HUBSPOT_API_BASE": self.fake_url("hubspot"),
             "OPENAI_BASE_URL": self.openai_base_url or f"{self.fake_url('openai')}/v1",
             "HUBSPOT_WEBHOOK_URL": f"{self.function_url('hubspot_webhook')}/",
+            "HUBSPOT_CLIENT_SECRET_FILE": str(self.hubspot_secret_file),
             **{f"FUNCTION_URL_{name.upper()}": self.function_url(name) for name in FUNCTIONS},
         }
 

@@ -159,6 +159,12 @@ class Settings(BaseModel):
         "hubspot-client-secret",
         description="Secret Manager secret holding the HubSpot app's client secret.",
     )
+    hubspot_client_secret_file: str = Field(
+        "",
+        description="Where the webhook reads that secret as a file: a Secret Manager volume "
+        "Cloud Run mounts (each read fetches the latest version), so the webhook needs no "
+        "Secret Manager client. Unset or unreadable: read through the Secret Manager API.",
+    )
     hubspot_accept_legacy_signatures: bool = Field(
         False, description="Also accept v1/v2 signatures (older workflow webhooks)."
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import AppError, PayloadTooLarge
 from shared.logs import bound, configure_logging, request_context
+from shared.startup import resume_collector
 
 if TYPE_CHECKING:
     import flask
@@ -58,6 +59,8 @@ def entrypoint(function_name: str, settings: Settings) -> Callable[[Handler], Ha
                     log.exception("unexpected failure")
                     errors.remember(f"unexpected {type(exc).__name__}", 500)
                     return json_response({"error": "internal error"}, 500)
+                finally:
+                    resume_collector()  # start-up is over (shared/startup.py)
 
         return wrapper
 

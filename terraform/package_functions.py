@@ -9,7 +9,13 @@ is left alone. Standard library only (it runs with whatever `python3` deploys).
 A zip holds, at its root: the function's folder (`main.py`, templates, static files),
 the root `requirements.txt` (one pinned set for every function), the `shared/` package and,
 for the functions that embed text offline, `models/all-MiniLM-L6-v2/`. Entries are sorted,
-dated 1980-01-01, mode 0644, and `__pycache__`, `*.pyc` and dotfiles are left out.
+dated 1980-01-01, mode 0644, and local `__pycache__`, `*.pyc` and dotfiles are left out.
+
+When this script runs on the runtime's Python (3.11, Terraform's `python311`), the zip also
+carries bytecode for every module, compiled here (`__pycache__/*.cpython-311.pyc`, checked
+against the source's hash, so it can never be stale): a new instance then loads our modules
+instead of compiling them at every cold start. Compiling is deterministic, so the zip stays
+byte-for-byte the same; on another Python the zip has sources only.
 
 Run by hand: `python3 terraform/package_functions.py draft [--with-model]` prints the same JSON.
 """
@@ -19,7 +25,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import py_compile
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -28,6 +36,7 @@ MODEL = Path("models") / "all-MiniLM-L6-v2"
 EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16
 MODEL_FILES_SKIPPED = {"README.md"}
+RUNTIME_CACHE_TAG = "cpython-311"  # terraform/functions.tf: runtime = "python311"
 
 
 class PackagingError(Exception):
@@ -72,36 +81,62 @@ def entries(function: str, *, with_model: bool, root: Path = ROOT) -> list[tuple
     return sorted(found.items())
 
 
-def content_hash(items: list[tuple[str, Path]]) -> str:
-    """Hash of names and bytes (not of zip bytes, which a zlib upgrade could change)."""
+def content_hash(items: list[tuple[str, Path]], cache_tag: str | None = None) -> str:
+    """Hash of names and bytes (not of zip bytes, which a zlib upgrade could change), and of
+    the bytecode's Python when the zip carries bytecode."""
     digest = hashlib.sha256()
     for name, path in items:
         digest.update(name.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    if cache_tag:
+        digest.update(b"bytecode:" + cache_tag.encode())
     return digest.hexdigest()
 
 
-def write_zip(items: list[tuple[str, Path]], target: Path) -> None:
+def bytecode(items: list[tuple[str, Path]]) -> list[tuple[str, bytes]]:
+    """(name in the zip, .pyc bytes) for every module, checked against its source's hash;
+    none unless this is the runtime's Python (another version's bytecode would be ignored)."""
+    if sys.implementation.cache_tag != RUNTIME_CACHE_TAG:
+        return []
+    compiled = []
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "module.pyc"
+        for name, path in items:
+            if not name.endswith(".py"):
+                continue
+            folder, _, filename = name.rpartition("/")
+            pyc = f"__pycache__/{filename[:-3]}.{RUNTIME_CACHE_TAG}.pyc"
+            py_compile.compile(
+                str(path), cfile=str(out), dfile=name, doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
+            )  # fmt: skip
+            compiled.append((f"{folder}/{pyc}" if folder else pyc, out.read_bytes()))
+    return compiled
+
+
+def write_zip(files: list[tuple[str, bytes]], target: Path) -> None:
     partial = target.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for name, path in items:
+        for name, data in sorted(files):
             info = zipfile.ZipInfo(name, date_time=EPOCH)
             info.external_attr = FILE_MODE
             info.create_system = 3
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+            archive.writestr(info, data)
     partial.replace(target)
 
 
 def package(function: str, *, with_model: bool, out_dir: Path, root: Path = ROOT) -> dict[str, str]:
     items = entries(function, with_model=with_model, root=root)
-    digest = content_hash(items)
+    compiled = bytecode(items)
+    digest = content_hash(items, RUNTIME_CACHE_TAG if compiled else None)
     name = f"{function}-{digest[:20]}.zip"
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / name
     if not target.exists():
-        write_zip(items, target)
-    return {"path": str(target), "object": name, "hash": digest, "files": str(len(items))}
+        write_zip([(n, p.read_bytes()) for n, p in items] + compiled, target)
+    files = len(items) + len(compiled)
+    return {"path": str(target), "object": name, "hash": digest, "files": str(files)}
 
 
 def main(argv: list[str]) -> int:

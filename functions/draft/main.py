@@ -8,6 +8,10 @@ draft in the thread, with a review task and note in HubSpot. Only Cloud Tasks ma
 
 from __future__ import annotations
 
+from shared.startup import pause_collector
+
+pause_collector()  # until the first request is answered (shared/startup.py)
+
 import json
 from typing import Any
 

@@ -16,6 +16,10 @@ loaded by the first sync, and the LLM only when a message needs it.
 
 from __future__ import annotations
 
+from shared.startup import pause_collector
+
+pause_collector()  # until the first request is answered (shared/startup.py)
+
 import json
 import logging
 from functools import cache
@@ -25,8 +29,8 @@ import flask
 import functions_framework
 
 from shared.config import load_settings
+from shared.domain.addresses import normalize_email
 from shared.domain.gmail_history import MAX_PUSH_BYTES, UndecodablePush, decode_push
-from shared.domain.mail import normalize_email
 from shared.errors import BadRequest
 from shared.logs import bound
 from shared.runtime import Runtime

@@ -9,6 +9,10 @@ of the LLM, PDF or Drive libraries.
 
 from __future__ import annotations
 
+from shared.startup import pause_collector
+
+pause_collector()  # until the first request is answered (shared/startup.py)
+
 import logging
 import time
 from functools import cache
@@ -17,6 +21,7 @@ from typing import Any
 import flask
 import functions_framework
 
+from shared.adapters.secrets import MountedSecret
 from shared.config import load_settings
 from shared.domain.hubspot_events import (
     MAX_BODY_BYTES,
@@ -38,6 +43,12 @@ POLICY = StartPolicy(
     contact_creation=SETTINGS.hubspot_start_on_contact_creation,
     lifecycle_stages=frozenset(SETTINGS.hubspot_start_lifecycle_stages),
 )
+# The client secret as Cloud Run mounts it; the Secret Manager API only when it is not there.
+SECRET_FILE = (
+    MountedSecret(SETTINGS.hubspot_client_secret_file, SETTINGS.secret_cache_seconds)
+    if SETTINGS.hubspot_client_secret_file
+    else None
+)
 log = logging.getLogger("sales_agent.hubspot_webhook")
 DRY_RUN_HEADER = "X-Sales-Agent-Dry-Run"
 
@@ -54,6 +65,9 @@ def _intake() -> HubSpotIntake:
 def _client_secret() -> str:
     if not SETTINGS.hubspot_webhook_url:
         raise ConfigError("HUBSPOT_WEBHOOK_URL is not configured")
+    mounted = SECRET_FILE.read() if SECRET_FILE is not None else None
+    if mounted:
+        return mounted
     try:
         secret = RUNTIME.secrets.read(SETTINGS.hubspot_client_secret_id)
     except NotFound:
@@ -105,6 +119,8 @@ def hubspot_webhook(request: flask.Request) -> Any:
         # The secret may have been rotated since this instance cached it: read it once more
         # rather than refuse HubSpot's deliveries (form webhooks are not retried) until the
         # cache expires.
+        if SECRET_FILE is not None:
+            SECRET_FILE.forget()
         RUNTIME.secrets.forget(SETTINGS.hubspot_client_secret_id)
         problem = _signature_problem(request, body)
     if problem is not None:

@@ -11,6 +11,10 @@ Only the scheduler's service account (or Cloud Tasks') may call it.
 
 from __future__ import annotations
 
+from shared.startup import pause_collector
+
+pause_collector()  # until the first request is answered (shared/startup.py)
+
 import logging
 from typing import Any
 

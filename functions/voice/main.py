@@ -26,6 +26,10 @@ Entry point only: parse the request, call `shared`, map the result to an HTTP an
 
 from __future__ import annotations
 
+from shared.startup import pause_collector
+
+pause_collector()  # until the first request is answered (shared/startup.py)
+
 import json
 from typing import Any
 

@@ -182,3 +182,49 @@ class SecretStore:
                 destroyed += 1
         self.forget(secret_id)
         return destroyed
+
+
+class MountedSecret:
+    """A secret Cloud Run mounts as a file (a Secret Manager volume on version `latest`: every
+    read of the file fetches that version), kept `cache_seconds` like a `SecretStore` read.
+    Reading it needs no Secret Manager client, which keeps the webhook's cold start short.
+    `read()` is None when the file is missing, unreadable or empty (the volume is not
+    mounted, or the secret has no enabled version yet): the caller then asks `SecretStore`.
+    """
+
+    def __init__(
+        self, path: str, cache_seconds: float = 300.0, clock: Callable[[], float] | None = None
+    ) -> None:
+        self.path = path
+        self.cache_seconds = cache_seconds
+        self._clock = clock or time.monotonic
+        self._cached: tuple[float, str] | None = None
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def read(self) -> str | None:
+        now = self._clock()
+        with self._lock:
+            cached = self._cached
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        try:
+            with open(self.path, encoding="utf-8") as file:
+                value = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            if not self._warned:  # once per instance: this repeats on every request
+                self._warned = True
+                log.warning(
+                    "mounted secret unreadable; using the Secret Manager API",
+                    extra={"fields": {"error": type(exc).__name__}},
+                )
+            return None
+        if not value:
+            return None
+        with self._lock:
+            self._cached = (now, value)
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cached = None

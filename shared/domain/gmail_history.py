@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.domain.mail import normalize_email
+from shared.domain.addresses import normalize_email
 
 MAX_PUSH_BYTES = 64 * 1024
 READ_LABELS = frozenset({"INBOX", "SENT"})

@@ -102,18 +102,20 @@ class HubSpotIntake:
         result = IntakeResult()
         if not signals:
             return result
-        known = self._prefetch(signals)
+        known, from_mail = self._prefetch(signals)
         by_object: dict[str, list[Signal]] = defaultdict(list)
         for signal in signals:
             by_object[self._object_ref(signal).path].append(signal)
         groups = list(by_object.values())
         if len(groups) == 1:
-            recorded = self._process_group(groups[0], known)
+            recorded = self._process_group(groups[0], known, from_mail)
         else:
             with ThreadPoolExecutor(max_workers=min(self.workers, len(groups))) as pool:
                 recorded = [
                     item
-                    for items in pool.map(lambda g: self._process_group(g, known), groups)
+                    for items in pool.map(
+                        lambda g: self._process_group(g, known, from_mail), groups
+                    )
                     for item in items
                 ]
         for outcome, workflow_id in recorded:
@@ -123,11 +125,11 @@ class HubSpotIntake:
         return result
 
     def _process_group(
-        self, signals: list[Signal], known: dict[str, Any]
+        self, signals: list[Signal], known: dict[str, Any], from_mail: dict[int, Any]
     ) -> list[tuple[Outcome, str | None]]:
         """Record one object's events, then queue what they opened (in this worker, so the
         enqueues of a 100-event batch run in parallel too)."""
-        recorded = self._record_group(signals, known)
+        recorded = self._record_group(signals, known, from_mail)
         for outcome, workflow_id in recorded:
             if outcome is Outcome.OPENED and workflow_id:
                 self._enqueue_draft(workflow_id, 1)
@@ -151,29 +153,46 @@ class HubSpotIntake:
             refs.append(suppression_ref(self.store.db, signal.email))
         return refs
 
-    def _prefetch(self, signals: list[Signal]) -> dict[str, Any]:
-        """Every dedupe record, object and suppression of the webhook in one round trip."""
+    def _prefetch(self, signals: list[Signal]) -> tuple[dict[str, Any], dict[int, Any]]:
+        """Every dedupe record, object and suppression of the webhook in one round trip; for
+        a single lead (a form submission), the workflow its Gmail reply may have opened is
+        looked up at the same time, as the commit will ask for it (`from_mail`)."""
         refs = {
             ref.path: ref
             for s in signals
             for ref in (self._event_ref(s), self._object_ref(s), *self._suppression_refs(s))
         }
-        return {snap.reference.path: snap for snap in self.store.db.get_all(list(refs.values()))}
+        leads = {
+            s.object_id for s in signals if s.trigger is not None and s.object_type == "contact"
+        }
+        if len(leads) != 1:
+            snaps = self.store.db.get_all(list(refs.values()))
+            return {snap.reference.path: snap for snap in snaps}, {}
+        (contact_id,) = leads
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            looked_up = pool.submit(self._open_workflow_from_mail, contact_id)
+            snaps = self.store.db.get_all(list(refs.values()))
+            known = {snap.reference.path: snap for snap in snaps}
+            return known, {contact_id: looked_up.result()}
 
     # --- writing: one atomic batch per event ---------------------------------------------
     def _record_group(
-        self, signals: list[Signal], known: dict[str, Any]
+        self, signals: list[Signal], known: dict[str, Any], from_mail: dict[int, Any]
     ) -> list[tuple[Outcome, str | None]]:
-        """Events of one object, oldest first; after the first, re-read what we just wrote."""
+        """Events of one object, oldest first; after the first, re-read what we just wrote
+        (and look up a Gmail-opened workflow afresh)."""
         results = []
         for index, signal in enumerate(sorted(signals, key=lambda s: s.occurred_at)):
             if index:
                 refs = [self._event_ref(signal), self._object_ref(signal)]
                 known = {**known, **{s.reference.path: s for s in self.store.db.get_all(refs)}}
-            results.append(self._record(signal, known))
+                from_mail = {}
+            results.append(self._record(signal, known, from_mail))
         return results
 
-    def _record(self, signal: Signal, known: dict[str, Any]) -> tuple[Outcome, str | None]:
+    def _record(
+        self, signal: Signal, known: dict[str, Any], from_mail: dict[int, Any]
+    ) -> tuple[Outcome, str | None]:
         from google.api_core.exceptions import AlreadyExists, FailedPrecondition
 
         event_ref, object_ref = self._event_ref(signal), self._object_ref(signal)
@@ -184,15 +203,18 @@ class HubSpotIntake:
             if any(is_forgotten(known.get(r.path)) for r in self._suppression_refs(signal)):
                 return self._record_forgotten(signal, event_ref), None
             try:
-                return self._commit(signal, event_ref, obj)
+                return self._commit(signal, event_ref, obj, from_mail)
             except (AlreadyExists, FailedPrecondition):
                 # Lost a race (same event or same object written meanwhile): read again.
                 time.sleep(random.uniform(0, 0.02 * (attempt + 1)))  # noqa: S311
                 snaps = self.store.db.get_all([event_ref, object_ref])
                 known = {**known, **{snap.reference.path: snap for snap in snaps}}
+                from_mail = {}
         raise ContendedError(f"event {signal.key} contended {MAX_ATTEMPTS} times")
 
-    def _commit(self, signal: Signal, event_ref: Any, obj: Any) -> tuple[Outcome, str | None]:
+    def _commit(
+        self, signal: Signal, event_ref: Any, obj: Any, from_mail: dict[int, Any]
+    ) -> tuple[Outcome, str | None]:
         db = self.store.db
         batch = db.batch()
         now = _now()
@@ -202,7 +224,12 @@ class HubSpotIntake:
             open_id = data.get("open_workflow_id")
             open_doc = db.collection(WORKFLOWS).document(open_id).get() if open_id else None
             if open_doc is None or not open_doc.exists or not is_open(open_doc.get("state")):
-                open_doc = self._open_workflow_from_mail(signal.object_id)
+                if signal.object_id in from_mail:
+                    open_doc = from_mail[signal.object_id]
+                    open_id = open_doc.id if open_doc is not None else None
+                else:
+                    open_doc = self._open_workflow_from_mail(signal.object_id)
+                    open_id = open_doc.id if open_doc is not None else None
             if open_doc is not None and open_doc.exists and is_open(open_doc.get("state")):
                 outcome, workflow_id = Outcome.ATTACHED, str(open_id)
                 self._attach(batch, open_doc, signal, now)

@@ -216,6 +216,9 @@ def test_a_workflow_a_gmail_reply_opened_gets_the_contacts_signals(hub, webhook)
     assert workflow["id"] == "wf-from-mail"
     assert workflow["signals"] == 1
     assert _queued_drafts(hub) == []
+    # The event's dedupe record names that workflow (a redelivery repairs its task by it).
+    [event] = [d.to_dict() for d in _db(hub).collection("hubspot_events").stream()]
+    assert event["workflow_id"] == "wf-from-mail"
 
 
 def test_one_bad_event_does_not_lose_the_others(hub, webhook):

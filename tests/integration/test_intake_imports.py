@@ -56,8 +56,9 @@ for spec in ([specs] if isinstance(specs, dict) else specs or []):
     result["status"] = answer.status_code
     result["answer"] = answer.get_json(silent=True)
     result["after"] = [m for m in heavy if m in sys.modules]
-    result["firestore"] = "google.cloud.firestore" in sys.modules
-    result.setdefault("steps", []).append({k: result[k] for k in ("status", "after", "firestore")})
+    result["loaded"] = [m for m in ("google.cloud.firestore", "google.cloud.secretmanager_v1")
+                        if m in sys.modules]
+    result.setdefault("steps", []).append({k: result[k] for k in ("status", "after", "loaded")})
 print("@@probe@@" + json.dumps(result))
 """
 
@@ -98,6 +99,8 @@ def test_the_webhooks_first_real_request_loads_none_of_them(local: Any) -> None:
     assert len(found["answer"]["opened"]) == 1  # a workflow written, its draft task queued
     assert found["start"] == []
     assert found["after"] == []
+    # The client secret came from the file Cloud Run mounts, not the Secret Manager API.
+    assert found["loaded"] == ["google.cloud.firestore"]
 
 
 @pytest.mark.stack
@@ -126,5 +129,5 @@ def test_a_push_loads_only_the_tasks_client_and_its_sync_only_the_gmail_client(
     assert found["answer"]["routes"] == {"prospect_reply": 1}
     assert found["start"] == []
     assert pushed["after"] == []
-    assert pushed["firestore"] is False  # the push needs Cloud Tasks only
+    assert pushed["loaded"] == []  # the push needs Cloud Tasks only
     assert set(synced["after"]) <= NEEDED_BY_A_REQUEST["gmail_push"]

@@ -86,3 +86,27 @@ def test_when_secret_manager_is_down_the_last_read_serves_and_a_first_read_fails
     with pytest.raises(TransientError) as caught:
         fresh.read("gmail-refresh-rep")  # nothing to fall back on: 503, retried later
     assert "token-1" not in str(caught.value)
+
+
+def test_a_mounted_secret_is_read_from_its_file_and_kept_until_forgotten(local):
+    from shared.adapters.secrets import MountedSecret
+
+    SecretStore(local.project, local.secrets.address).write("hubspot-client-secret", "one")
+    now = [100.0]
+    mounted = MountedSecret(str(local.hubspot_secret_file), cache_seconds=60, clock=lambda: now[0])
+    assert mounted.read() == "one"
+    SecretStore(local.project, local.secrets.address).write("hubspot-client-secret", "two")
+    assert mounted.read() == "one"  # cached, like a SecretStore read
+    now[0] += 61
+    assert mounted.read() == "two"  # the volume shows the new latest version
+    SecretStore(local.project, local.secrets.address).write("hubspot-client-secret", "three")
+    mounted.forget()  # (the webhook forgets it when a signature does not match)
+    assert mounted.read() == "three"
+
+
+def test_a_missing_or_empty_mounted_secret_reads_as_none(local, tmp_path):
+    from shared.adapters.secrets import MountedSecret
+
+    assert MountedSecret(str(tmp_path / "absent")).read() is None
+    (tmp_path / "empty").write_text("")
+    assert MountedSecret(str(tmp_path / "empty")).read() is None

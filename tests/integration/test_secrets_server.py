@@ -185,3 +185,31 @@ def test_checksums_and_etags_are_enforced(client: sm.SecretManagerServiceClient)
 
     with pytest.raises(exceptions.InvalidArgument):
         client.create_secret(parent=PROJECT, secret_id="no-replication", secret=sm.Secret())
+
+
+def test_a_mounted_secret_file_shows_the_latest_version_as_cloud_run_does(
+    server: SecretManagerServer, client: sm.SecretManagerServiceClient, tmp_path
+) -> None:
+    path = tmp_path / "volume" / "client-secret"
+    name = f"{PROJECT}/secrets/mounted"
+    server.mount(name, path)
+    assert not path.exists()  # no such secret yet: a read fails
+
+    secret = create(client, "mounted")
+    assert not path.exists()  # no version yet
+    first = add(client, secret.name, b"first")
+    assert path.read_bytes() == b"first"
+    second = add(client, secret.name, b"second")
+    assert path.read_bytes() == b"second"  # latest, without a restart
+    client.disable_secret_version(name=second.name)
+    assert not path.exists()  # latest is disabled: Cloud Run's read fails too
+    client.enable_secret_version(name=second.name)
+    assert path.read_bytes() == b"second"
+    client.destroy_secret_version(name=first.name)
+    assert path.read_bytes() == b"second"  # an older version's fate changes nothing
+    client.delete_secret(name=name)
+    assert not path.exists()
+    add(client, create(client, "mounted").name, b"again")
+    server.reset()
+    assert not path.exists()
+    server.unmount_all()

@@ -92,7 +92,17 @@ def test_entries_are_sorted_dated_and_plain_files(small_root: Path, tmp_path: Pa
         assert names == sorted(names)
         assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert {info.external_attr >> 16 for info in infos} == {0o100644}
-        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/." in n]
+        assert not [n for n in names if "/." in n or n.startswith(".")]
+        # Bytecode only as compiled by the packager for the runtime: one per module, no other.
+        sources = {n for n in names if n.endswith(".py")}
+        compiled = {n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))}
+        if sys.implementation.cache_tag == "cpython-311":
+            assert compiled == {
+                f"{Path(n).parent}/__pycache__/{Path(n).stem}.cpython-311.pyc".removeprefix("./")
+                for n in sources
+            }
+        else:
+            assert compiled == set()
         assert {"main.py", "requirements.txt", "shared/__init__.py", "shared/config.py"} <= set(
             names
         )
@@ -183,6 +193,41 @@ def test_an_unpacked_zip_imports_on_its_own(function: str, small_root: Path, tmp
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().startswith(str(unpacked))
+
+
+@pytest.mark.skipif(sys.implementation.cache_tag != "cpython-311", reason="bytecode for 3.11")
+def test_an_unpacked_zip_loads_its_modules_from_the_shipped_bytecode(
+    small_root: Path, tmp_path: Path
+):
+    """A cold start loads our modules instead of compiling them; an edited source is never
+    served from stale bytecode (the bytecode is checked against the source's hash)."""
+    packager = _packager()
+    built = packager.package("hubspot_webhook", with_model=False, out_dir=tmp_path, root=small_root)
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(built["path"]) as archive:
+        archive.extractall(unpacked)
+    env = {k: v for k, v in os.environ.items() if k.lower() != "pythonpath"}
+    env.update({"GCP_PROJECT": "p", "ENVIRONMENT": "local", "PYTHONDONTWRITEBYTECODE": "1"})
+
+    def loaded_from_bytecode() -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-v", "-c", "import main"], cwd=unpacked, env=env,
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        prefix = f"# code object from '{unpacked}/"
+        return {
+            line.removeprefix(prefix).rstrip("'")
+            for line in done.stderr.splitlines()
+            if line.startswith(prefix)
+        }
+
+    shipped = loaded_from_bytecode()
+    assert "__pycache__/main.cpython-311.pyc" in shipped
+    assert "shared/__pycache__/config.cpython-311.pyc" in shipped
+    (unpacked / "shared" / "errors.py").write_text(
+        (unpacked / "shared" / "errors.py").read_text() + "\n# edited\n"
+    )
+    assert "shared/__pycache__/errors.cpython-311.pyc" not in loaded_from_bytecode()
 
 
 def test_zips_stay_under_the_cloud_functions_source_limit():

@@ -51,7 +51,15 @@ def deployed_environment() -> dict[str, str]:
 def test_every_function_gets_the_common_environment():
     function = first(config().resource("google_cloudfunctions2_function", "function"))
     service = first(function["service_config"])
-    assert service["environment_variables"] == "${local.common_environment}"
+    # Plus, for a function that reads a secret as a mounted file, where it is mounted.
+    assert service["environment_variables"].startswith("${merge(local.common_environment, ")
+    files = config().locals["secret_files"]
+    for mounts in files.values():
+        for mounted in mounts:
+            assert mounted["env"].lower() in Settings.model_fields, mounted
+            assert mounted["secret"] in config().locals["secrets"], mounted
+    volumes = first(service["dynamic"])["secret_volumes"]
+    assert first(volumes["content"])["versions"][0]["version"] == "latest"
     assert config().locals["common_environment"] == (
         "${merge(var.extra_environment, local.app_environment)}"
     ), "extra_environment must come first, so it can never replace a setting Terraform sets"
