@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-QUEUES = ("draft", "send", "voice", "campaign")
+QUEUES = ("draft", "send", "voice", "campaign", "gmail_sync")
 LATE_SECONDS = 600.0  # a task due longer ago than this is overdue: its queue is not keeping up
 STALE_SYNC = timedelta(hours=12)  # maintenance polls a mailbox after 6 quiet hours
 

@@ -77,6 +77,7 @@ def test_the_health_report_says_what_needs_a_person(team: Team, browser):
     assert "hubspot_webhook: failed" in attention
     assert "client secret is not configured" in attention
     assert report["queues"]["voice"]["overdue"] == 1
+    assert set(report["queues"]) == {"draft", "send", "voice", "campaign", "gmail_sync"}
     page = browser.get("/status")
     assert page.status_code == 200
     assert "Gmail watch lapsed" in page.text
