@@ -43,7 +43,7 @@ from devstack import seed
 from devstack.fakes import make_message
 from devstack.hubspot_webhooks import body_of, form_submission, signed_headers
 from devstack.serving import LOCALHOST, free_port
-from devstack.stack import FUNCTIONS, LOCATION, PUSH_INVOKER, ROOT, TASKS_INVOKER, DevStack
+from devstack.stack import FUNCTIONS, LOCATION, PUSH_INVOKER, ROOT, DevStack
 
 RUNS = 7
 POLL_SECONDS = 0.005
@@ -189,9 +189,12 @@ class Lab:
                     time.sleep(POLL_SECONDS)
             elapsed = time.perf_counter() - started
             if then_sync is not None and answer.status_code == 200:
-                synced = self.deliver_sync(f"http://{LOCALHOST}:{port}", answer.json()["task"])
-                if synced.status_code != 200 or not synced.json().get("routes"):
-                    raise RuntimeError(f"{name}: sync {synced.status_code} {synced.text[:300]}")
+                # Delivered as Cloud Tasks would (its queue is paused here), to this process.
+                synced = self.stack.deliver_task(
+                    answer.json()["task"], f"http://{LOCALHOST}:{port}"
+                )
+                if synced is None or synced.status_code != 200 or not synced.json().get("routes"):
+                    raise RuntimeError(f"{name}: sync {synced and synced.status_code}")
                 then_sync.append(time.perf_counter() - started)
         finally:
             # Measured: no graceful shutdown needed (gunicorn's takes about 2 s).
@@ -202,20 +205,6 @@ class Lab:
         if problem is not None:
             raise RuntimeError(f"{name}: {problem}")
         return elapsed
-
-    def deliver_sync(self, base_url: str, name: str) -> requests.Response:
-        """What Cloud Tasks does with the queued sync task (its queue is paused here): POST its
-        body to `/sync` with the tasks invoker's token, and delete it once done."""
-        task = self.tasks.get_task(request={"name": name, "response_view": "FULL"})
-        call = task.http_request
-        token = self.stack.issuer.sign(call.oidc_token.audience, TASKS_INVOKER)
-        answer = requests.post(
-            base_url + "/sync", data=call.body, timeout=START_TIMEOUT,
-            headers={**dict(call.headers), "Authorization": f"Bearer {token}"},
-        )  # fmt: skip
-        if answer.status_code == 200:
-            self.tasks.delete_task(name=name)
-        return answer
 
     def probe(self, name: str, request: Request | None) -> dict[str, Any]:
         spec = None

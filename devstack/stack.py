@@ -249,6 +249,42 @@ class DevStack:
             )
         subscriber.close()
 
+    def deliver_task(self, name: str, base_url: str) -> Any:
+        """What Cloud Tasks does with queued task `name` (its queue paused, so it waits), with
+        the function at `base_url` (where a test or bench serves it) instead of the task's own
+        host: POST its body and headers to its path with the tasks invoker's token for its
+        audience, and delete it once answered 2xx. The `requests` answer; None if `name` is
+        not queued (never was, or already ran)."""
+        from urllib.parse import urlsplit
+
+        import grpc
+        import requests
+        from google.api_core import exceptions
+        from google.cloud import tasks_v2
+        from google.cloud.tasks_v2.services.cloud_tasks.transports import (
+            CloudTasksGrpcTransport,
+        )
+
+        client = tasks_v2.CloudTasksClient(
+            transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(self.tasks.address))
+        )
+        try:
+            task = client.get_task(request={"name": name, "response_view": "FULL"})
+        except exceptions.NotFound:
+            return None
+        call = task.http_request
+        token = self.issuer.sign(call.oidc_token.audience, TASKS_INVOKER)
+        answer = requests.post(
+            base_url.rstrip("/") + urlsplit(call.url).path,
+            data=call.body,
+            headers={**dict(call.headers), "Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+        if 200 <= answer.status_code < 300:
+            with contextlib.suppress(exceptions.NotFound):  # a concurrent delivery's
+                client.delete_task(name=name)
+        return answer
+
     def publish_gmail_notifications(self, enabled: bool = True) -> None:
         """Let the Gmail fake publish watch notifications to the Pub/Sub emulator, whose push
         subscription reaches `gmail_push` through the relay, as in production. Off by default

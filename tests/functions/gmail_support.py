@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import time
 from typing import Any
@@ -15,7 +14,7 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 
 from devstack import seed
 from devstack.fakes import make_message
-from devstack.stack import LOCATION, PUSH_INVOKER, ROOT, TASKS_INVOKER
+from devstack.stack import LOCATION, PUSH_INVOKER, ROOT
 
 SOURCE = ROOT / "functions/gmail_push/main.py"
 SYNC_QUEUE = "gmail-sync"
@@ -107,28 +106,11 @@ class Mail:
         return [t.name for t in self.tasks.list_tasks(parent=queue_path(self.stack, SYNC_QUEUE))]
 
     def deliver_task(self, name: str) -> requests.Response | None:
-        """What Cloud Tasks does with a queued task: POST its body with the tasks invoker's
-        token for its audience, and delete it once answered 2xx. None if it is not queued."""
-        from google.api_core import exceptions
-
-        try:
-            task = self.tasks.get_task(
-                request={"name": name, "response_view": tasks_v2.Task.View.FULL}
-            )
-        except exceptions.NotFound:
-            return None
-        call = task.http_request
-        assert call.url.endswith("/sync"), call.url
-        token = self.stack.issuer.sign(call.oidc_token.audience, TASKS_INVOKER)
-        answer = requests.post(
-            self.server.url + "/sync",
-            data=call.body,
-            headers={**dict(call.headers), "Authorization": f"Bearer {token}"},
-            timeout=60,
-        )
-        if 200 <= answer.status_code < 300:
-            with contextlib.suppress(exceptions.NotFound):  # a concurrent delivery's
-                self.tasks.delete_task(name=name)
+        """Cloud Tasks' delivery of a queued task to this test's `gmail_push` (see
+        `DevStack.deliver_task`); None if it is not queued."""
+        answer: requests.Response | None = self.stack.deliver_task(name, self.server.url)
+        if answer is not None:
+            assert answer.url.endswith("/sync"), answer.url
         return answer
 
     # --- mail ---------------------------------------------------------------------------
