@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import AppError, PayloadTooLarge
 from shared.logs import bound, configure_logging, request_context
-from shared.startup import resume_collector
+from shared.startup import end_startup
 
 if TYPE_CHECKING:
     import flask
@@ -60,7 +60,7 @@ def entrypoint(function_name: str, settings: Settings) -> Callable[[Handler], Ha
                     errors.remember(f"unexpected {type(exc).__name__}", 500)
                     return json_response({"error": "internal error"}, 500)
                 finally:
-                    resume_collector()  # start-up is over (shared/startup.py)
+                    end_startup()  # (shared/startup.py)
 
         return wrapper
 

@@ -8,9 +8,9 @@ draft in the thread, with a review task and note in HubSpot. Only Cloud Tasks ma
 
 from __future__ import annotations
 
-from shared.startup import pause_collector
+from shared.startup import begin_startup
 
-pause_collector()  # until the first request is answered (shared/startup.py)
+begin_startup()  # before any import: see shared/startup.py
 
 import json
 from typing import Any

@@ -16,9 +16,9 @@ loaded by the first sync, and the LLM only when a message needs it.
 
 from __future__ import annotations
 
-from shared.startup import pause_collector
+from shared.startup import begin_startup
 
-pause_collector()  # until the first request is answered (shared/startup.py)
+begin_startup()  # before any import: see shared/startup.py
 
 import json
 import logging

@@ -9,9 +9,9 @@ of the LLM, PDF or Drive libraries.
 
 from __future__ import annotations
 
-from shared.startup import pause_collector
+from shared.startup import begin_startup
 
-pause_collector()  # until the first request is answered (shared/startup.py)
+begin_startup()  # before any import: see shared/startup.py
 
 import logging
 import time

@@ -11,9 +11,9 @@ Only the scheduler's service account (or Cloud Tasks') may call it.
 
 from __future__ import annotations
 
-from shared.startup import pause_collector
+from shared.startup import begin_startup
 
-pause_collector()  # until the first request is answered (shared/startup.py)
+begin_startup()  # before any import: see shared/startup.py
 
 import logging
 from typing import Any

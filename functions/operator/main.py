@@ -58,9 +58,9 @@ Entry point only: parse the request, call `shared`, map the result to an HTTP an
 
 from __future__ import annotations
 
-from shared.startup import pause_collector
+from shared.startup import begin_startup
 
-pause_collector()  # until the first request is answered (shared/startup.py)
+begin_startup()  # before any import: see shared/startup.py
 
 import json
 import logging
